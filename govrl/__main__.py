@@ -1,0 +1,3 @@
+from govrl.cli import main
+
+main()

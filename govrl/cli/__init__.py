@@ -1,0 +1,64 @@
+"""The govrl command line: parse options, call the library, print, exit."""
+
+from __future__ import annotations
+
+import os
+import traceback
+from typing import Any
+
+import click
+
+from govrl import __version__
+from govrl.errors import GovrlError
+
+INTERNAL_ERROR_EXIT = 3
+
+
+class GovrlGroup(click.Group):
+    """Converts every error to a message and an exit code, in this one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        verbose = bool(ctx.params.get("verbose")) or os.environ.get("GOVRL_VERBOSE") == "1"
+        try:
+            return super().invoke(ctx)
+        except GovrlError as exc:
+            if verbose:
+                traceback.print_exc()
+            click.echo(f"error: {exc.diagnostics()}", err=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:
+            if verbose:
+                traceback.print_exc()
+            else:
+                click.echo(
+                    f"internal error: {type(exc).__name__}: {exc}\n"
+                    "This is a bug in govrl. Run again with --verbose and report the traceback.",
+                    err=True,
+                )
+            ctx.exit(INTERNAL_ERROR_EXIT)
+
+
+@click.group(cls=GovrlGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="govrl")
+@click.option("--verbose", "-v", is_flag=True, help="Show a traceback with every error.")
+def main(verbose: bool) -> None:
+    """Pre-deployment assessment for reinforcement-learning systems.
+
+    Exit codes: 0 success; 1 the check ran and failed; 2 usage error;
+    3 the environment failed (a server, a system library, the disk).
+    """
+
+
+def _register() -> None:
+    from govrl.cli import record_cmds
+
+    for command in record_cmds.COMMANDS:
+        main.add_command(command)
+
+
+_register()

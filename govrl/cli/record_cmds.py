@@ -1,0 +1,100 @@
+"""Commands that create, check and describe assessment records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from govrl.record.context import Autonomy, Domain, RiskTier
+
+FILE = click.Path(path_type=Path, dir_okay=False)
+EXISTING_FILE = click.Path(path_type=Path, dir_okay=False, exists=True)
+
+
+def echo_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@click.command()
+@click.option("-o", "--output", type=FILE, required=True, help="The record file to create.")
+@click.option(
+    "--domain",
+    type=click.Choice([d.value for d in Domain]),
+    default=Domain.OTHER.value,
+    show_default=True,
+    help="The system's domain; picks the domain checklist.",
+)
+@click.option(
+    "--tier",
+    type=click.IntRange(1, 3),
+    default=3,
+    show_default=True,
+    help="Risk tier: 1 low, 2 a human approves each action, 3 high-risk or autonomous.",
+)
+@click.option(
+    "--autonomy",
+    type=click.Choice([a.value for a in Autonomy]),
+    help="Level of autonomy (default follows the tier).",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(output: Path, domain: str, tier: int, autonomy: str | None, force: bool) -> None:
+    """Create a new assessment record with TODO markers to fill in."""
+    from govrl.scaffold import scaffold, write_scaffold
+
+    data = scaffold(
+        domain=Domain(domain),
+        tier=RiskTier(tier),
+        autonomy=Autonomy(autonomy) if autonomy else None,
+    )
+    write_scaffold(output, data, force=force)
+    click.echo(f"wrote {output}: replace every TODO, then run `govrl validate {output}`")
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=EXISTING_FILE)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
+@click.option(
+    "--allow-placeholders",
+    is_flag=True,
+    help="Accept TODO markers left by `govrl init` (check structure only).",
+)
+def validate(files: tuple[Path, ...], as_json: bool, allow_placeholders: bool) -> None:
+    """Check records against the schema and cross-field rules.
+
+    Every problem is reported with its file, line and field path. Exits 1 if
+    any file is invalid.
+    """
+    from govrl.recordio import validate_file
+
+    reports = [validate_file(path, allow_placeholders=allow_placeholders) for path in files]
+    if as_json:
+        echo_json([r.as_dict() for r in reports] if len(reports) > 1 else reports[0].as_dict())
+    else:
+        for report in reports:
+            if report.ok:
+                click.echo(f"{report.path}: valid  {report.digest}")
+            else:
+                for problem in report.problems:
+                    click.echo(str(problem), err=True)
+                click.echo(f"{report.path}: invalid ({len(report.problems)} problems)", err=True)
+    if not all(r.ok for r in reports):
+        raise SystemExit(1)
+
+
+@click.command()
+@click.option("-o", "--output", type=FILE, help="Write the schema here instead of stdout.")
+def schema(output: Path | None) -> None:
+    """Print the record's JSON Schema."""
+    from govrl.fsutil import write_atomic
+    from govrl.schema import record_schema
+
+    text = json.dumps(record_schema(), indent=2) + "\n"
+    if output:
+        write_atomic(output, text)
+    else:
+        click.echo(text, nl=False)
+
+
+COMMANDS = [init, validate, schema]

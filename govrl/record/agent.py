@@ -1,0 +1,149 @@
+"""The learned policy: algorithm, spaces, horizon, and what it learned from."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import (
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from govrl.record.base import Count, Name, Sha256, StrictModel, Text, require_unique
+
+
+class Family(StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+    MODEL_BASED = "model-based"
+    OFFLINE_TO_ONLINE = "offline-to-online"
+    BANDIT = "contextual-bandit"
+
+
+class SpaceKind(StrEnum):
+    DISCRETE = "discrete"
+    CONTINUOUS = "continuous"
+    MULTI_DISCRETE = "multi-discrete"
+    HYBRID = "hybrid"
+
+
+class Space(StrictModel):
+    kind: SpaceKind
+    shape: Text = Field(description="dimensions or number of choices, e.g. '48' or '5 x 5'")
+    description: Text
+
+
+class DataSet(StrictModel):
+    name: Name
+    version: Name
+    digest: Sha256 | None = None
+    role: Name = Field(description="training, validation, test, behaviour log, ...")
+    description: Text | None = None
+    size: Text | None = Field(default=None, description="episodes, transitions, patients")
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
+    source: Text | None = None
+
+    @model_validator(mode="after")
+    def _period_ordered(self) -> DataSet:
+        if self.period_start and self.period_end and self.period_start > self.period_end:
+            raise PydanticCustomError(
+                "date_order",
+                "period_start ({start}) is after period_end ({end})",
+                {
+                    "start": str(self.period_start),
+                    "end": str(self.period_end),
+                    "field": "period_start",
+                },
+            )
+        return self
+
+
+class Simulator(StrictModel):
+    name: Name
+    version: Name
+    digest: Sha256 | None = None
+    description: Text | None = None
+    validation: Text | None = Field(
+        default=None, description="how the simulator was checked against the real system"
+    )
+
+
+class Propensities(StrEnum):
+    LOGGED = "logged"
+    ESTIMATED = "estimated"
+    UNKNOWN = "unknown"
+
+
+class BehaviourPolicy(StrictModel):
+    """The policy that generated offline data; off-policy estimates depend on it."""
+
+    description: Text
+    propensities: Propensities
+    estimation: Text | None = Field(default=None, description="how propensities were estimated")
+
+
+class Artifact(StrictModel):
+    name: Name
+    uri: Text
+    digest: Sha256 | None = None
+
+
+class ModelSpec(StrictModel):
+    algorithm: Name
+    family: Family
+    description: Text | None = None
+    observation_space: Space
+    action_space: Space
+    horizon: Annotated[StrictInt, Field(ge=1)] | None = Field(
+        default=None, description="steps per episode; empty for a continuing task"
+    )
+    discount: Annotated[StrictFloat, Field(gt=0, le=1)]
+    decision_interval: Text | None = None
+    datasets: list[DataSet] = Field(default_factory=list)
+    simulators: list[Simulator] = Field(default_factory=list)
+    behaviour_policy: BehaviourPolicy | None = None
+    artifacts: list[Artifact] = Field(default_factory=list)
+    seeds: Count | None = Field(default=None, description="independent training seeds")
+    hyperparameters: dict[Name, StrictInt | StrictFloat | StrictStr | StrictBool] = Field(
+        default_factory=dict
+    )
+
+    @field_validator("datasets")
+    @classmethod
+    def _datasets_unique(cls, datasets: list[DataSet]) -> list[DataSet]:
+        require_unique(((d.name, d.version) for d in datasets), "data set name and version")
+        return datasets
+
+    @field_validator("simulators")
+    @classmethod
+    def _simulators_unique(cls, simulators: list[Simulator]) -> list[Simulator]:
+        require_unique(((s.name, s.version) for s in simulators), "simulator name and version")
+        return simulators
+
+    @model_validator(mode="after")
+    def _evidence_of_training(self) -> ModelSpec:
+        offline = self.family in (Family.OFFLINE, Family.OFFLINE_TO_ONLINE, Family.BANDIT)
+        if offline and self.behaviour_policy is None:
+            raise PydanticCustomError(
+                "missing_behaviour_policy",
+                "a {family} policy learns from logged data: describe the behaviour_policy",
+                {"family": self.family.value},
+            )
+        if offline and not self.datasets:
+            raise PydanticCustomError(
+                "missing_datasets", "an offline policy needs at least one entry in datasets"
+            )
+        if not self.datasets and not self.simulators:
+            raise PydanticCustomError(
+                "missing_training_source", "name the datasets or simulators the policy learned from"
+            )
+        return self

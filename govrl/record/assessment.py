@@ -1,0 +1,114 @@
+"""The assessment record: every section, and the rules that span sections."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from govrl.record.agent import ModelSpec
+from govrl.record.base import StrictModel, require_unique
+from govrl.record.context import Autonomy, IntendedUse, RiskTier, System
+from govrl.record.evaluation import Evaluation
+from govrl.record.governance import (
+    ChangelogEntry,
+    ChecklistResponses,
+    Deployment,
+    Monitoring,
+)
+from govrl.record.reward import RewardSpec
+
+CROSS_FIELD = "cross_field"
+
+
+class AssessmentRecord(StrictModel):
+    """One pre-deployment assessment of one version of an RL system."""
+
+    schema_version: Literal["1.0"] = "1.0"
+    system: System
+    intended_use: IntendedUse
+    model: ModelSpec
+    reward: RewardSpec
+    evaluation: Evaluation
+    checklists: list[ChecklistResponses] = Field(default_factory=list)
+    deployment: Deployment
+    monitoring: Monitoring
+    changelog: list[ChangelogEntry] = Field(min_length=1)
+
+    @field_validator("checklists")
+    @classmethod
+    def _checklist_ids(cls, checklists: list[ChecklistResponses]) -> list[ChecklistResponses]:
+        require_unique((c.id for c in checklists), "checklist ids")
+        return checklists
+
+    @model_validator(mode="after")
+    def _cross_section_rules(self) -> AssessmentRecord:
+        problems = cross_section_problems(self)
+        if problems:
+            raise PydanticCustomError(
+                CROSS_FIELD,
+                "; ".join(f"{path}: {message}" for path, message in problems),
+                {"problems": problems},
+            )
+        return self
+
+
+def cross_section_problems(record: AssessmentRecord) -> list[tuple[str, str]]:
+    """Rules that tie one section to another, each as (field path, message)."""
+    problems: list[tuple[str, str]] = []
+    tier = record.system.risk_tier
+    autonomy = record.intended_use.autonomy
+    if tier is RiskTier.HIGH:
+        if autonomy is None:
+            problems.append(
+                ("intended_use.autonomy", "a tier-3 system must state its level of autonomy")
+            )
+        if not record.deployment.fallback:
+            problems.append(("deployment.fallback", "a tier-3 system must describe its fallback"))
+        if not record.deployment.human_override:
+            problems.append(
+                (
+                    "deployment.human_override",
+                    "a tier-3 system must describe how a human overrides it",
+                )
+            )
+    if autonomy in (Autonomy.AUTONOMOUS, Autonomy.HUMAN_ON_THE_LOOP) and tier is not RiskTier.HIGH:
+        problems.append(
+            (
+                "system.risk_tier",
+                f"a system that acts on its own ({autonomy.value}) is tier 3, not tier {int(tier)}",
+            )
+        )
+    if record.system.regulatory.high_risk and tier is not RiskTier.HIGH:
+        problems.append(
+            ("system.risk_tier", "a system classified high-risk by regulation is tier 3")
+        )
+    for index in range(1, len(record.changelog)):
+        before, entry = record.changelog[index - 1], record.changelog[index]
+        if entry.date < before.date:
+            problems.append(
+                (
+                    f"changelog[{index}].date",
+                    f"{entry.date} is earlier than the entry before it ({before.date}); "
+                    "list revisions oldest first",
+                )
+            )
+    versions = [entry.version for entry in record.changelog]
+    if record.system.version not in versions:
+        problems.append(
+            (
+                "changelog",
+                f"no entry for the current version {record.system.version!r}; "
+                "add one saying who changed what and why",
+            )
+        )
+    last_change = max(entry.date for entry in record.changelog)
+    if record.monitoring.next_review <= last_change:
+        problems.append(
+            (
+                "monitoring.next_review",
+                f"{record.monitoring.next_review} is not after the latest revision ({last_change})",
+            )
+        )
+    return problems

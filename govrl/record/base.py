@@ -1,0 +1,119 @@
+"""The strict base model and the small types every section shares."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+SCHEMA_VERSION = "1.0"
+
+Text = Annotated[StrictStr, Field(min_length=1, max_length=20_000)]
+Name = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+Identifier = Annotated[
+    StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,127}$", max_length=128)
+]
+Sha256 = Annotated[StrictStr, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
+Number = Annotated[StrictFloat, Field(allow_inf_nan=False)]
+Probability = Annotated[StrictFloat, Field(ge=0, le=1)]
+Count = Annotated[StrictInt, Field(ge=0)]
+Email = Annotated[StrictStr, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors; values are validated on assignment too."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        validate_assignment=True,
+        use_enum_values=False,
+        ser_json_inf_nan="strings",
+    )
+
+
+class Contact(StrictModel):
+    name: Name
+    role: Name | None = None
+    email: Email | None = None
+    organisation: Name | None = None
+
+
+class SourceKind(StrEnum):
+    MLFLOW = "mlflow"
+    FILE = "file"
+    MANUAL = "manual"
+
+
+class Provenance(StrictModel):
+    """Where one piece of evidence came from, precisely enough to fetch it again."""
+
+    source: SourceKind
+    tracking_uri: Text | None = None
+    experiment: Name | None = None
+    run_id: Identifier | None = None
+    model_name: Name | None = None
+    model_version: Name | None = None
+    metric_key: Name | None = None
+    artifact_path: Text | None = None
+    artifact_sha256: Sha256 | None = None
+    fetched_at: dt.datetime | None = None
+    note: Text | None = None
+
+
+class Bounds(StrictModel):
+    """A value with an optional confidence interval, judged on its bounds."""
+
+    value: Number | None = None
+    ci_low: Number | None = None
+    ci_high: Number | None = None
+    ci_level: Annotated[StrictFloat, Field(gt=0, lt=1)] | None = None
+
+    @model_validator(mode="after")
+    def _interval_ordered(self) -> Self:
+        if self.ci_low is not None and self.ci_high is not None and self.ci_low > self.ci_high:
+            raise PydanticCustomError(
+                "interval_order",
+                "ci_low ({low}) is above ci_high ({high})",
+                {"low": self.ci_low, "high": self.ci_high, "field": "ci_low"},
+            )
+        if (self.ci_low is not None or self.ci_high is not None) and self.ci_level is None:
+            raise PydanticCustomError(
+                "interval_level",
+                "a confidence interval needs its ci_level (e.g. 0.95)",
+                {"field": "ci_level"},
+            )
+        return self
+
+
+def duplicates(values: Iterable[Any]) -> list[Any]:
+    """The values that occur more than once, in first-seen order."""
+    seen: set[Any] = set()
+    repeated: list[Any] = []
+    for value in values:
+        if value in seen and value not in repeated:
+            repeated.append(value)
+        seen.add(value)
+    return repeated
+
+
+def require_unique(values: Iterable[Any], what: str) -> None:
+    """Raise a located error if any ``what`` repeats."""
+    repeated = duplicates(values)
+    if repeated:
+        raise PydanticCustomError(
+            "duplicate_id",
+            "{what} must be unique; repeated: {repeated}",
+            {"what": what, "repeated": ", ".join(map(str, repeated))},
+        )

@@ -1,0 +1,83 @@
+"""What the system is, who answers for it, and what it is for."""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+
+from pydantic import Field, StrictBool, field_validator
+
+from govrl.record.base import Contact, Identifier, Name, StrictModel, Text, require_unique
+
+
+class RiskTier(IntEnum):
+    """1 low stakes; 2 a human approves each action; 3 high-risk or acting on its own."""
+
+    LOW = 1
+    HUMAN_APPROVES = 2
+    HIGH = 3
+
+
+class Domain(StrEnum):
+    HEALTHCARE = "healthcare"
+    AUTONOMOUS_SYSTEMS = "autonomous-systems"
+    ENERGY = "energy-infrastructure"
+    RECOMMENDER = "recommender"
+    FINANCE = "finance"
+    OTHER = "other"
+
+
+class Autonomy(StrEnum):
+    ADVISORY = "advisory"
+    HUMAN_APPROVES = "human-approves"
+    HUMAN_ON_THE_LOOP = "human-on-the-loop"
+    AUTONOMOUS = "autonomous"
+
+
+class RegulatoryClassification(StrictModel):
+    """How the system is classified under the rules that apply to it."""
+
+    framework: Name = "EU AI Act"
+    high_risk: StrictBool
+    basis: Text | None = Field(
+        default=None, description="e.g. 'Annex III point 5(a)', or why it is not high-risk"
+    )
+    other_regimes: list[Name] = Field(
+        default_factory=list, description="e.g. medical-device regulation, grid codes"
+    )
+    notes: Text | None = None
+
+
+class System(StrictModel):
+    id: Identifier
+    name: Name
+    version: Name
+    description: Text
+    domain: Domain
+    risk_tier: RiskTier
+    owner: Contact
+    contacts: list[Contact] = Field(default_factory=list)
+    regulatory: RegulatoryClassification
+
+
+class Alternative(StrictModel):
+    """A simpler approach that was considered, and why it was not enough."""
+
+    approach: Text
+    outcome: Text
+
+
+class IntendedUse(StrictModel):
+    purpose: Text
+    users: list[Name] = Field(min_length=1)
+    setting: Text
+    autonomy: Autonomy | None = None
+    affected_people: list[Name] = Field(default_factory=list)
+    out_of_scope: list[Text] = Field(default_factory=list)
+    foreseeable_misuse: list[Text] = Field(default_factory=list)
+    alternatives_considered: list[Alternative] = Field(default_factory=list)
+
+    @field_validator("users")
+    @classmethod
+    def _users_unique(cls, users: list[str]) -> list[str]:
+        require_unique(users, "users")
+        return users

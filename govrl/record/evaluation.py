@@ -1,0 +1,157 @@
+"""Evaluation evidence: metrics, off-policy estimates, stress tests, subgroups, OOD."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator
+
+from govrl.record.base import (
+    Bounds,
+    Count,
+    Identifier,
+    Name,
+    Number,
+    Probability,
+    Provenance,
+    StrictModel,
+    Text,
+    require_unique,
+)
+
+
+class HistoryPoint(StrictModel):
+    step: Count
+    value: Number
+
+
+class HistorySummary(StrictModel):
+    """A metric's history, summarised, with enough points to draw its curve."""
+
+    steps: Count
+    last: Number
+    best: Number
+    window: Annotated[StrictInt, Field(ge=1)] = Field(description="points in the final window")
+    window_mean: Number
+    window_std: Annotated[StrictFloat, Field(ge=0)]
+    window_min: Number
+    window_max: Number
+    points: list[HistoryPoint] = Field(default_factory=list, max_length=2000)
+
+
+class Metric(Bounds):
+    id: Identifier
+    name: Name
+    description: Text | None = None
+    higher_is_better: StrictBool = True
+    unit: Name | None = None
+    split: Name | None = Field(default=None, description="data or scenario it was measured on")
+    history: HistorySummary | None = None
+    provenance: Provenance | None = None
+
+
+class Estimator(StrEnum):
+    IS = "IS"
+    WIS = "WIS"
+    PDIS = "PDIS"
+    WPDIS = "WPDIS"
+    DM = "DM"
+    DR = "DR"
+    WDR = "WDR"
+    FQE = "FQE"
+    MAGIC = "MAGIC"
+    HCOPE = "HCOPE"
+    MODEL_BASED = "model-based"
+    OTHER = "other"
+
+
+class OffPolicyEstimate(Bounds):
+    """One estimator's value for the evaluated policy, from logged data."""
+
+    id: Identifier
+    estimator: Estimator
+    target: Name = Field(description="what is estimated, e.g. 'expected return'")
+    ess: Annotated[StrictFloat, Field(ge=0)] | None = Field(
+        default=None, description="effective sample size behind the estimate"
+    )
+    episodes: Count | None = None
+    behaviour_value: Number | None = Field(
+        default=None, description="the behaviour (incumbent) policy's value on the same data"
+    )
+    notes: Text | None = None
+    provenance: Provenance | None = None
+
+
+class StressKind(StrEnum):
+    DISTRIBUTION_SHIFT = "distribution-shift"
+    ADVERSARIAL = "adversarial"
+    EDGE_CASE = "edge-case"
+    SENSOR_FAULT = "sensor-fault"
+    OTHER = "other"
+
+
+class StressTest(Bounds):
+    id: Identifier
+    scenario: Name
+    kind: StressKind
+    description: Text | None = None
+    metric: Name
+    baseline: Number | None = Field(default=None, description="same metric without the stress")
+    passed: StrictBool | None = None
+    provenance: Provenance | None = None
+
+
+class SubgroupResult(Bounds):
+    attribute: Name = Field(description="e.g. 'age band', 'region'")
+    group: Name
+    metric: Name
+    n: Count | None = None
+    ess: Annotated[StrictFloat, Field(ge=0)] | None = None
+    provenance: Provenance | None = None
+
+
+class OODDetection(StrictModel):
+    method: Text
+    evaluated_on: Text
+    auroc: Probability | None = None
+    false_alarm_rate: Probability | None = None
+    detection_rate: Probability | None = None
+    on_detection: Text = Field(description="what the system does when a state is flagged")
+    provenance: Provenance | None = None
+
+
+class Evaluation(StrictModel):
+    metrics: list[Metric] = Field(default_factory=list)
+    off_policy: list[OffPolicyEstimate] = Field(default_factory=list)
+    stress_tests: list[StressTest] = Field(default_factory=list)
+    subgroups: list[SubgroupResult] = Field(default_factory=list)
+    ood_detection: OODDetection | None = None
+    limitations: list[Text] = Field(default_factory=list)
+    negative_results: list[Text] = Field(default_factory=list)
+
+    @field_validator("metrics")
+    @classmethod
+    def _metric_ids(cls, metrics: list[Metric]) -> list[Metric]:
+        require_unique((m.id for m in metrics), "metric ids")
+        return metrics
+
+    @field_validator("off_policy")
+    @classmethod
+    def _ope_ids(cls, estimates: list[OffPolicyEstimate]) -> list[OffPolicyEstimate]:
+        require_unique((e.id for e in estimates), "off-policy estimate ids")
+        return estimates
+
+    @field_validator("stress_tests")
+    @classmethod
+    def _stress_ids(cls, tests: list[StressTest]) -> list[StressTest]:
+        require_unique((t.id for t in tests), "stress test ids")
+        return tests
+
+    @field_validator("subgroups")
+    @classmethod
+    def _subgroup_keys(cls, results: list[SubgroupResult]) -> list[SubgroupResult]:
+        require_unique(
+            ((r.attribute, r.group, r.metric) for r in results), "subgroup, group and metric"
+        )
+        return results

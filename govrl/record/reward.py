@@ -1,0 +1,57 @@
+"""The reward: each term, what it stands in for, and how it could be gamed."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from govrl.record.base import Name, Number, StrictModel, Text, require_unique
+
+
+class RewardTerm(StrictModel):
+    name: Name
+    weight: Number
+    signal: Text = Field(description="what the term reads, e.g. 'mean arterial pressure'")
+    proxy_for: Text = Field(description="the outcome the term stands in for")
+    gaming_risks: list[Text] = Field(
+        default_factory=list, description="ways a policy could raise the term without the outcome"
+    )
+
+
+class OversightMetric(StrictModel):
+    """A measure of what matters that is deliberately kept out of the reward."""
+
+    name: Name
+    description: Text
+    why_not_in_reward: Text | None = None
+
+
+class LearnedReward(StrictModel):
+    """How a reward learned from preferences or demonstrations was obtained."""
+
+    method: Text
+    annotators: Text
+    agreement: Text | None = None
+    validation: Text
+
+
+class RewardSpec(StrictModel):
+    description: Text
+    terms: list[RewardTerm] = Field(min_length=1)
+    oversight_metrics: list[OversightMetric] = Field(default_factory=list)
+    failure_modes: list[Text] = Field(default_factory=list)
+    learned: LearnedReward | None = None
+    source: Text | None = Field(
+        default=None, description="where the reward is defined, e.g. a file at a commit"
+    )
+
+    @field_validator("terms")
+    @classmethod
+    def _terms_unique(cls, terms: list[RewardTerm]) -> list[RewardTerm]:
+        require_unique((t.name for t in terms), "reward term names")
+        return terms
+
+    @field_validator("oversight_metrics")
+    @classmethod
+    def _oversight_unique(cls, metrics: list[OversightMetric]) -> list[OversightMetric]:
+        require_unique((m.name for m in metrics), "oversight metric names")
+        return metrics
