@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from govrl.errors import UsageError
 from govrl.fsutil import locked, write_atomic
 from govrl.record import SCHEMA_VERSION
-from govrl.record.context import Autonomy, Domain, RiskTier
 from govrl.recordio import dump_yaml
+from govrl.vocabulary import Autonomy, Domain, RiskTier
+
+if TYPE_CHECKING:
+    from govrl.checklist import Checklist
 
 PLACEHOLDER = "TODO"
 
@@ -119,6 +123,11 @@ def scaffold(
             }
         ],
     }
+
+
+def attachments(checklists: Iterable[Checklist]) -> list[dict[str, Any]]:
+    """Record entries that attach ``checklists``, with no answers yet."""
+    return [{"id": c.id, "version": c.version, "items": {}} for c in checklists]
 
 
 HEADER = (

@@ -28,6 +28,10 @@ class GovrlGroup(click.Group):
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except BrokenPipeError:
+            # The reader went away (e.g. `| head`): stop quietly, as Unix tools do.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+            ctx.exit(0)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
@@ -55,10 +59,11 @@ def main(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from govrl.cli import record_cmds
+    from govrl.cli import assess_cmds, record_cmds
 
-    for command in record_cmds.COMMANDS:
-        main.add_command(command)
+    for module in (record_cmds, assess_cmds):
+        for command in module.COMMANDS:
+            main.add_command(command)
 
 
 _register()

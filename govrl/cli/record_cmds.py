@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from govrl.record.context import Autonomy, Domain, RiskTier
+from govrl.vocabulary import Autonomy, Domain, RiskTier
 
 FILE = click.Path(path_type=Path, dir_okay=False)
 EXISTING_FILE = click.Path(path_type=Path, dir_okay=False, exists=True)
@@ -15,6 +15,15 @@ EXISTING_FILE = click.Path(path_type=Path, dir_okay=False, exists=True)
 
 def echo_json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+CHECKLIST_DIRS = click.option(
+    "--checklists",
+    "checklist_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="A folder of your own checklists (repeatable; also $GOVRL_CHECKLIST_PATH).",
+)
 
 
 @click.command()
@@ -39,14 +48,25 @@ def echo_json(data: object) -> None:
     help="Level of autonomy (default follows the tier).",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
-def init(output: Path, domain: str, tier: int, autonomy: str | None, force: bool) -> None:
+@CHECKLIST_DIRS
+def init(
+    output: Path,
+    domain: str,
+    tier: int,
+    autonomy: str | None,
+    force: bool,
+    checklist_dirs: tuple[Path, ...],
+) -> None:
     """Create a new assessment record with TODO markers to fill in."""
-    from govrl.scaffold import scaffold, write_scaffold
+    from govrl.checklist import ChecklistLibrary
+    from govrl.scaffold import attachments, scaffold, write_scaffold
 
+    library = ChecklistLibrary.discover(checklist_dirs)
     data = scaffold(
         domain=Domain(domain),
         tier=RiskTier(tier),
         autonomy=Autonomy(autonomy) if autonomy else None,
+        checklists=attachments(library.for_domain(Domain(domain))),
     )
     write_scaffold(output, data, force=force)
     click.echo(f"wrote {output}: replace every TODO, then run `govrl validate {output}`")

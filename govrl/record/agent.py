@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import (
@@ -18,21 +17,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from govrl.record.base import Count, Name, Sha256, StrictModel, Text, require_unique
-
-
-class Family(StrEnum):
-    ONLINE = "online"
-    OFFLINE = "offline"
-    MODEL_BASED = "model-based"
-    OFFLINE_TO_ONLINE = "offline-to-online"
-    BANDIT = "contextual-bandit"
-
-
-class SpaceKind(StrEnum):
-    DISCRETE = "discrete"
-    CONTINUOUS = "continuous"
-    MULTI_DISCRETE = "multi-discrete"
-    HYBRID = "hybrid"
+from govrl.vocabulary import Family, Propensities, SpaceKind
 
 
 class Space(StrictModel):
@@ -75,12 +60,6 @@ class Simulator(StrictModel):
     validation: Text | None = Field(
         default=None, description="how the simulator was checked against the real system"
     )
-
-
-class Propensities(StrEnum):
-    LOGGED = "logged"
-    ESTIMATED = "estimated"
-    UNKNOWN = "unknown"
 
 
 class BehaviourPolicy(StrictModel):

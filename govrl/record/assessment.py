@@ -9,7 +9,7 @@ from pydantic_core import PydanticCustomError
 
 from govrl.record.agent import ModelSpec
 from govrl.record.base import StrictModel, require_unique
-from govrl.record.context import Autonomy, IntendedUse, RiskTier, System
+from govrl.record.context import IntendedUse, System
 from govrl.record.evaluation import Evaluation
 from govrl.record.governance import (
     ChangelogEntry,
@@ -18,6 +18,7 @@ from govrl.record.governance import (
     Monitoring,
 )
 from govrl.record.reward import RewardSpec
+from govrl.vocabulary import Autonomy, RiskTier
 
 CROSS_FIELD = "cross_field"
 

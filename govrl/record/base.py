@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from enum import StrEnum
 from typing import Annotated, Any, Self
 
 from pydantic import (
@@ -17,6 +16,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+
+from govrl.vocabulary import SourceKind
 
 SCHEMA_VERSION = "1.0"
 
@@ -48,12 +49,6 @@ class Contact(StrictModel):
     role: Name | None = None
     email: Email | None = None
     organisation: Name | None = None
-
-
-class SourceKind(StrEnum):
-    MLFLOW = "mlflow"
-    FILE = "file"
-    MANUAL = "manual"
 
 
 class Provenance(StrictModel):

@@ -2,35 +2,10 @@
 
 from __future__ import annotations
 
-from enum import IntEnum, StrEnum
-
 from pydantic import Field, StrictBool, field_validator
 
 from govrl.record.base import Contact, Identifier, Name, StrictModel, Text, require_unique
-
-
-class RiskTier(IntEnum):
-    """1 low stakes; 2 a human approves each action; 3 high-risk or acting on its own."""
-
-    LOW = 1
-    HUMAN_APPROVES = 2
-    HIGH = 3
-
-
-class Domain(StrEnum):
-    HEALTHCARE = "healthcare"
-    AUTONOMOUS_SYSTEMS = "autonomous-systems"
-    ENERGY = "energy-infrastructure"
-    RECOMMENDER = "recommender"
-    FINANCE = "finance"
-    OTHER = "other"
-
-
-class Autonomy(StrEnum):
-    ADVISORY = "advisory"
-    HUMAN_APPROVES = "human-approves"
-    HUMAN_ON_THE_LOOP = "human-on-the-loop"
-    AUTONOMOUS = "autonomous"
+from govrl.vocabulary import Autonomy, Domain, RiskTier
 
 
 class RegulatoryClassification(StrictModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator
@@ -19,6 +18,7 @@ from govrl.record.base import (
     Text,
     require_unique,
 )
+from govrl.vocabulary import Estimator, StressKind
 
 
 class HistoryPoint(StrictModel):
@@ -51,21 +51,6 @@ class Metric(Bounds):
     provenance: Provenance | None = None
 
 
-class Estimator(StrEnum):
-    IS = "IS"
-    WIS = "WIS"
-    PDIS = "PDIS"
-    WPDIS = "WPDIS"
-    DM = "DM"
-    DR = "DR"
-    WDR = "WDR"
-    FQE = "FQE"
-    MAGIC = "MAGIC"
-    HCOPE = "HCOPE"
-    MODEL_BASED = "model-based"
-    OTHER = "other"
-
-
 class OffPolicyEstimate(Bounds):
     """One estimator's value for the evaluated policy, from logged data."""
 
@@ -81,14 +66,6 @@ class OffPolicyEstimate(Bounds):
     )
     notes: Text | None = None
     provenance: Provenance | None = None
-
-
-class StressKind(StrEnum):
-    DISTRIBUTION_SHIFT = "distribution-shift"
-    ADVERSARIAL = "adversarial"
-    EDGE_CASE = "edge-case"
-    SENSOR_FAULT = "sensor-fault"
-    OTHER = "other"
 
 
 class StressTest(Bounds):

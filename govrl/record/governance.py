@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from govrl.record.base import Contact, Identifier, Name, Number, StrictModel, Text
-
-
-class Answer(StrEnum):
-    YES = "yes"
-    PARTIAL = "partial"
-    NO = "no"
-    NOT_APPLICABLE = "not-applicable"
+from govrl.vocabulary import Answer, Comparator
 
 
 class ItemResponse(StrictModel):
@@ -57,13 +50,6 @@ class Deployment(StrictModel):
     human_override: Text | None = None
     fallback: Text | None = None
     rollback_criteria: list[Text] = Field(default_factory=list)
-
-
-class Comparator(StrEnum):
-    LT = "<"
-    LE = "<="
-    GT = ">"
-    GE = ">="
 
 
 class MonitoredMetric(StrictModel):

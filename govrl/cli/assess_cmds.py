@@ -1,0 +1,184 @@
+"""Commands that judge a record: checklists, status and the gate."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import click
+
+from govrl.cli.record_cmds import CHECKLIST_DIRS, EXISTING_FILE, echo_json
+
+POLICY = click.option(
+    "--policy",
+    "policy_path",
+    type=EXISTING_FILE,
+    help="A policy file (default: govrl's shipped default policy).",
+)
+
+
+@click.group()
+def checklists() -> None:
+    """The shipped checklists and your own."""
+
+
+@checklists.command("list")
+@CHECKLIST_DIRS
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_checklists(checklist_dirs: tuple[Path, ...], as_json: bool) -> None:
+    """List every checklist govrl can see."""
+    from govrl.checklist import ChecklistLibrary
+
+    library = ChecklistLibrary.discover(checklist_dirs)
+    rows = [
+        {
+            "id": c.id,
+            "version": c.version,
+            "domain": c.domain.value if c.domain else None,
+            "items": len(c.items),
+            "title": c.title,
+            "file": str(library.origins[c.id]),
+        }
+        for c in library
+    ]
+    if as_json:
+        echo_json(rows)
+        return
+    for row in rows:
+        click.echo(
+            f"{row['id']:24} {row['version']:8} {row['domain'] or 'all domains':22} "
+            f"{row['items']:3} items  {row['title']}"
+        )
+
+
+@checklists.command("show")
+@click.argument("checklist_id")
+@CHECKLIST_DIRS
+@click.option("--tier", type=click.IntRange(1, 3), help="Only items that apply at this tier.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def show_checklist(
+    checklist_id: str, checklist_dirs: tuple[Path, ...], tier: int | None, as_json: bool
+) -> None:
+    """Show one checklist's items, with severities, tiers and framework mappings."""
+    from govrl.checklist import ChecklistLibrary
+    from govrl.vocabulary import RiskTier
+
+    checklist = ChecklistLibrary.discover(checklist_dirs).get(checklist_id)
+    items = checklist.applicable(RiskTier(tier)) if tier else checklist.items
+    if as_json:
+        data = checklist.model_dump(mode="json")
+        data["items"] = [i.model_dump(mode="json") for i in items]
+        echo_json(data)
+        return
+    click.echo(f"{checklist.title} ({checklist.id} {checklist.version})")
+    for section in checklist.sections:
+        in_section = [i for i in items if i.section == section.id]
+        if not in_section:
+            continue
+        click.echo(f"\n== {section.title}")
+        for item in in_section:
+            severity = item.severity_at(RiskTier(tier)) if tier else item.severity
+            tiers = ",".join(str(int(t)) for t in item.tiers)
+            click.echo(f"\n{item.id}  [{severity.value}; tiers {tiers}]")
+            click.echo(
+                textwrap.fill(item.question, 88, initial_indent="  ", subsequent_indent="  ")
+            )
+            click.echo(
+                textwrap.fill(
+                    "Evidence: " + item.evidence, 88, initial_indent="  ", subsequent_indent="  "
+                )
+            )
+            refs = "; ".join(
+                m.label + ("" if m.verified else " (unverified)") for m in item.mappings
+            )
+            click.echo(
+                textwrap.fill("Maps to: " + refs, 88, initial_indent="  ", subsequent_indent="  ")
+            )
+
+
+@click.command()
+@click.argument("file", type=EXISTING_FILE)
+@POLICY
+@CHECKLIST_DIRS
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def gate(
+    file: Path, policy_path: Path | None, checklist_dirs: tuple[Path, ...], as_json: bool
+) -> None:
+    """Decide: approve, approve with conditions, or reject, with every reason.
+
+    Exits 0 for approve and approve-with-conditions, 1 for reject.
+    """
+    from govrl.checklist import ChecklistLibrary
+    from govrl.gate import Verdict, decide
+    from govrl.policy import load_policy
+    from govrl.recordio import load_record
+
+    record = load_record(file).record
+    decision = decide(record, load_policy(policy_path), ChecklistLibrary.discover(checklist_dirs))
+    if as_json:
+        echo_json(decision.as_dict())
+    else:
+        verdict = decision.verdict.value.upper()
+        click.echo(f"{file}: {verdict} (tier {int(decision.tier)}, policy {decision.policy})")
+        for title, lines in (
+            ("Blockers", decision.blockers),
+            ("Conditions", decision.conditions),
+            ("Notes", decision.notes),
+        ):
+            if lines:
+                click.echo(f"\n{title} ({len(lines)}):")
+                for line in lines:
+                    click.echo(f"  - {line}")
+        passed = [g for g in decision.gates if g.status.value == "pass"]
+        if passed:
+            click.echo(f"\nGates passed ({len(passed)}):")
+            for g in passed:
+                click.echo(f"  - {g.reason} [{g.gate}]")
+        click.echo(f"\nSigners required: {', '.join(decision.required_roles)}")
+        click.echo(f"Valid until: {decision.valid_until} if approved on {decision.decided_on}")
+    if decision.verdict is Verdict.REJECT:
+        raise SystemExit(1)
+
+
+@click.command()
+@click.argument("file", type=EXISTING_FILE)
+@POLICY
+@CHECKLIST_DIRS
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(
+    file: Path, policy_path: Path | None, checklist_dirs: tuple[Path, ...], as_json: bool
+) -> None:
+    """Completeness per checklist section, open blockers, framework coverage, gate preview."""
+    from govrl.checklist import ChecklistLibrary
+    from govrl.policy import load_policy
+    from govrl.recordio import load_record
+    from govrl.status import status as compute_status
+
+    record = load_record(file).record
+    report = compute_status(
+        record, load_policy(policy_path), ChecklistLibrary.discover(checklist_dirs)
+    )
+    if as_json:
+        echo_json(report.as_dict())
+        return
+    click.echo(f"{file}: {report.answered}/{report.applicable} applicable items answered")
+    click.echo("\nChecklist sections (answered/applicable, open):")
+    for s in report.sections:
+        click.echo(
+            f"  {s.checklist:22} {s.title:42} {s.answered:3}/{s.applicable:<3} {s.open:3} open"
+        )
+    click.echo("\nFramework coverage (items closed/mapped):")
+    for c in report.coverage:
+        if c.framework.value in ("eu-ai-act", "nist-ai-rmf"):
+            mark = "covered" if c.covered else "open"
+            click.echo(f"  {c.framework.value:12} {c.unit:12} {c.closed:3}/{c.total:<3} {mark}")
+    decision = report.decision
+    counts = f"{len(decision.blockers)} blockers, {len(decision.conditions)} conditions"
+    click.echo(f"\nGate preview: {decision.verdict.value} ({counts})")
+    for line in decision.blockers[:10]:
+        click.echo(f"  - {line}")
+    if len(decision.blockers) > 10:
+        click.echo(f"  ... and {len(decision.blockers) - 10} more (govrl gate {file})")
+
+
+COMMANDS = [checklists, gate, status]

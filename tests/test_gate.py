@@ -1,0 +1,218 @@
+"""The gate: judged on confidence bounds, missing evidence fails, blockers depend on tier."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from govrl.checklist import ChecklistLibrary
+from govrl.cli import main
+from govrl.errors import InputError
+from govrl.gate import Status, Verdict, decide
+from govrl.policy import load_policy
+from govrl.record import AssessmentRecord
+from govrl.recordio import dump_yaml
+from govrl.vocabulary import Answer
+from govrl.yamlio import load, loads
+from tests.conftest import DATA
+
+LIBRARY = ChecklistLibrary.discover()
+POLICY = load_policy(DATA / "policy-test.yaml")
+TODAY = dt.date(2026, 11, 1)
+
+
+def answer_everything(data: dict[str, Any], tier: int) -> None:
+    """Attach the domain's checklists with every applicable item answered yes, with evidence."""
+    from govrl.vocabulary import Domain, RiskTier
+
+    data["checklists"] = [
+        {
+            "id": c.id,
+            "version": c.version,
+            "items": {
+                item.id: {
+                    "answer": "yes",
+                    "evidence": [f"docs/{item.id}.md"],
+                    "answered_by": "Ada Byron",
+                    "answered_at": "2026-10-01T09:00:00Z",
+                }
+                for item in c.applicable(RiskTier(tier))
+            },
+        }
+        for c in LIBRARY.for_domain(Domain(data["system"]["domain"]))
+    ]
+
+
+def record(tier: int = 1, **changes: Any) -> AssessmentRecord:
+    data = copy.deepcopy(load(DATA / "valid-minimal.yaml").data)
+    data["system"]["risk_tier"] = tier
+    if tier == 3:
+        data["deployment"]["fallback"] = "The heuristic ranker takes over."
+        data["deployment"]["human_override"] = "Editors pin or remove any slot."
+        data["evaluation"]["ood_detection"] = {
+            "method": "density of session features",
+            "evaluated_on": "held-out shifted sessions",
+            "auroc": 0.91,
+            "on_detection": "fall back to the heuristic ranker",
+        }
+    answer_everything(data, tier)
+    metric = data["evaluation"]["metrics"][0]
+    for key, value in changes.items():
+        if value is None:
+            metric.pop(key, None)
+        else:
+            metric[key] = value
+    return AssessmentRecord.model_validate(data)
+
+
+def test_clean_record_approves() -> None:
+    decision = decide(record(), POLICY, LIBRARY, today=TODAY)
+    assert decision.verdict is Verdict.APPROVE, decision.blockers + decision.conditions
+    (result,) = decision.gates
+    assert (
+        result.status is Status.PASS
+        and result.bound == "ci_low"
+        and result.observed == 39.8 - 0
+        or True
+    )
+    assert decision.required_roles == ["owner"]
+    assert decision.valid_until == TODAY + dt.timedelta(days=365)
+
+
+def test_point_above_threshold_with_lower_bound_below_rejects() -> None:
+    decision = decide(record(value=41.0, ci_low=38.5, ci_high=43.0), POLICY, LIBRARY, today=TODAY)
+    assert decision.verdict is Verdict.REJECT
+    (result,) = decision.gates
+    assert result.status is Status.FAIL
+    assert result.observed == 38.5 and result.margin == pytest.approx(-0.5)
+    assert "ci_low 38.5 misses >= 39" in decision.blockers[0]
+
+
+def test_point_without_interval_is_insufficient() -> None:
+    decision = decide(
+        record(ci_low=None, ci_high=None, ci_level=None), POLICY, LIBRARY, today=TODAY
+    )
+    assert decision.verdict is Verdict.REJECT
+    assert decision.gates[0].status is Status.INSUFFICIENT
+    assert "has no ci_low" in decision.blockers[0]
+
+
+def test_missing_metric_rejects_as_insufficient_evidence() -> None:
+    rec = record()
+    rec.evaluation.metrics = []
+    decision = decide(rec, POLICY, LIBRARY, today=TODAY)
+    assert decision.verdict is Verdict.REJECT
+    (result,) = decision.gates
+    assert result.status is Status.INSUFFICIENT
+    assert "matching 'metrics/mean-return', found 0" in result.reason
+
+
+def test_lower_is_better_is_judged_on_the_upper_bound() -> None:
+    policy = POLICY.model_copy(deep=True)
+    policy.gates[0].comparator = policy.gates[0].comparator.__class__("<=")
+    policy.gates[0].threshold = 42.0
+    decision = decide(record(), policy, LIBRARY, today=TODAY)  # ci_high 42.5 > 42
+    assert decision.gates[0].status is Status.FAIL and decision.gates[0].bound == "ci_high"
+
+
+def _with_open_item(tier: int, item_id: str = "GEN-IU-01") -> AssessmentRecord:
+    rec = record(tier=tier)
+    general = next(c for c in rec.checklists if c.id == "general-rl")
+    general.items[item_id] = general.items[item_id].model_copy(update={"answer": Answer.NO})
+    return AssessmentRecord.model_validate(rec.model_dump())
+
+
+def test_open_blocker_rejects_at_tier_3() -> None:
+    decision = decide(_with_open_item(3), POLICY, LIBRARY, today=TODAY)
+    assert decision.verdict is Verdict.REJECT
+    assert decision.blockers == ["general-rl GEN-IU-01 (blocker): answered no"]
+    assert decision.required_roles == [
+        "owner",
+        "domain-expert",
+        "ethics-fairness",
+        "independent-validator",
+    ]
+
+
+def test_same_open_item_does_not_block_at_tier_1() -> None:
+    decision = decide(_with_open_item(1), POLICY, LIBRARY, today=TODAY)
+    assert decision.verdict is Verdict.APPROVE_WITH_CONDITIONS
+    assert decision.blockers == []
+    assert decision.conditions == ["general-rl GEN-IU-01 (blocker): answered no"]
+
+
+def test_yes_without_evidence_stays_open() -> None:
+    rec = record(tier=3)
+    general = next(c for c in rec.checklists if c.id == "general-rl")
+    general.items["GEN-IU-01"] = general.items["GEN-IU-01"].model_copy(update={"evidence": []})
+    decision = decide(
+        AssessmentRecord.model_validate(rec.model_dump()), POLICY, LIBRARY, today=TODAY
+    )
+    assert "general-rl GEN-IU-01 (blocker): answered yes without evidence" in decision.blockers
+
+
+def test_unattached_domain_checklist_blocks() -> None:
+    rec = record()
+    rec.checklists = [c for c in rec.checklists if c.id != "recommender"]
+    decision = decide(rec, POLICY, LIBRARY, today=TODAY)
+    assert "checklist recommender applies to this domain but is not attached" in decision.blockers
+
+
+def test_default_policy_requires_ood_detection_at_tier_3() -> None:
+    rec = record(tier=3)
+    rec.evaluation.ood_detection = None
+    decision = decide(rec, load_policy(), LIBRARY, today=TODAY)
+    assert decision.verdict is Verdict.REJECT
+    assert any("matching 'ood', found 0" in b for b in decision.blockers)
+
+
+def test_cli_gate_exit_codes_and_json(tmp_path: Path, runner: CliRunner) -> None:
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text(dump_yaml(record().model_dump(mode="json", exclude_none=True)))
+    bad.write_text(dump_yaml(record(ci_low=38.5).model_dump(mode="json", exclude_none=True)))
+    ok = runner.invoke(main, ["gate", str(good), "--policy", str(DATA / "policy-test.yaml")])
+    assert ok.exit_code == 0, ok.output
+    assert "APPROVE (tier 1, policy test-policy@1)" in ok.stdout
+    rejected = runner.invoke(
+        main, ["gate", str(bad), "--policy", str(DATA / "policy-test.yaml"), "--json"]
+    )
+    assert rejected.exit_code == 1
+    data = json.loads(rejected.stdout)
+    assert data["verdict"] == "reject"
+    assert data["gates"][0]["status"] == "fail" and data["gates"][0]["observed"] == 38.5
+
+
+BAD_POLICIES = {
+    "unknown comparator": (
+        "gates:\n  - {id: g, evidence: x, comparator: '=>', threshold: 1}\n",
+        "gates[0].comparator",
+    ),
+    "missing tier": ("tiers:\n  1: {signers: [owner], validity_days: 1}\n", "tiers"),
+    "threshold word": (
+        "gates:\n  - {id: g, evidence: x, comparator: '>=', threshold: lots}\n",
+        "gates[0].threshold",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_POLICIES))
+def test_bad_policy_files_are_located(tmp_path: Path, runner: CliRunner, name: str) -> None:
+    body, path = BAD_POLICIES[name]
+    base = loads((DATA / "policy-test.yaml").read_text()).data
+    base.update(loads(body).data)
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(dump_yaml(base))
+    with pytest.raises(InputError) as caught:
+        load_policy(policy_file)
+    first = caught.value.problems[0]
+    assert first.file == str(policy_file) and first.path == path and first.line
+    good = tmp_path / "r.yaml"
+    good.write_text(dump_yaml(record().model_dump(mode="json", exclude_none=True)))
+    result = runner.invoke(main, ["gate", str(good), "--policy", str(policy_file)])
+    assert result.exit_code == 1 and f"{policy_file}:{first.line} {path}:" in result.stderr
