@@ -75,12 +75,7 @@ def test_clean_record_approves() -> None:
     decision = decide(record(), POLICY, LIBRARY, today=TODAY)
     assert decision.verdict is Verdict.APPROVE, decision.blockers + decision.conditions
     (result,) = decision.gates
-    assert (
-        result.status is Status.PASS
-        and result.bound == "ci_low"
-        and result.observed == 39.8 - 0
-        or True
-    )
+    assert result.status is Status.PASS and result.bound == "ci_low" and result.observed == 39.8
     assert decision.required_roles == ["owner"]
     assert decision.valid_until == TODAY + dt.timedelta(days=365)
 
