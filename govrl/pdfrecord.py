@@ -1,0 +1,84 @@
+"""Reading a govrl PDF back: its embedded record, the digest it shows, its form fields."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from govrl.errors import InputError, Problem
+
+if TYPE_CHECKING:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+RECORD_ATTACHMENT = "record.json"
+DIGEST_KEY = "/GovrlRecordDigest"
+VALID_UNTIL_KEY = "/GovrlValidUntil"
+KIND_KEY = "/GovrlDocument"
+
+
+@dataclass(frozen=True)
+class GovrlPdf:
+    """A govrl document as found on disk: bytes, parsed reader, and what it claims."""
+
+    path: Path
+    data: bytes
+    reader: PdfFileReader
+    record_json: bytes | None
+    shown_digest: str | None
+    valid_until: str | None
+    kind: str | None
+
+
+def open_pdf(path: Path) -> GovrlPdf:
+    """Parse ``path`` as a PDF; a non-PDF or a broken one is a located input error."""
+    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError([Problem(f"cannot read: {exc.strerror}", str(path))]) from None
+    if not data.lstrip()[:5] == b"%PDF-":
+        raise InputError([Problem("not a PDF file (no %PDF- header)", str(path))])
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        info_dict = reader.trailer_view["/Info"] if "/Info" in reader.trailer_view else {}
+        record = _attachment(reader, RECORD_ATTACHMENT)
+    except (PdfError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise InputError([Problem(f"damaged PDF: {exc}", str(path))]) from None
+    return GovrlPdf(
+        path,
+        data,
+        reader,
+        record,
+        _text(info_dict, DIGEST_KEY),
+        _text(info_dict, VALID_UNTIL_KEY),
+        _text(info_dict, KIND_KEY),
+    )
+
+
+def _text(info: Any, key: str) -> str | None:
+    value = info.get(key) if hasattr(info, "get") else None
+    return str(value) if value is not None else None
+
+
+def _attachment(reader: PdfFileReader, name: str) -> bytes | None:
+    """The bytes of the embedded file called ``name`` in the current revision, if any."""
+    names = reader.root.get("/Names")
+    if names is None or "/EmbeddedFiles" not in names:
+        return None
+    found: bytes | None = None
+    nodes = [names["/EmbeddedFiles"]]
+    while nodes:
+        node = nodes.pop()
+        for kid in node.get("/Kids", []):
+            nodes.append(kid)
+        pairs = node.get("/Names", [])
+        for index in range(0, len(pairs) - 1, 2):
+            if str(pairs[index]) == name:
+                if found is not None:
+                    raise ValueError(f"two embedded files are called {name}")
+                found = pairs[index + 1]["/EF"]["/F"].data
+    return found

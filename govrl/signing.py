@@ -1,0 +1,189 @@
+"""Adding one reviewer's PAdES signature to an approval, as an incremental update."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from govrl.errors import GovrlError, InputError, Problem
+from govrl.fsutil import write_atomic
+from govrl.identity import digest_of
+from govrl.keys import Credentials, common_name
+from govrl.pdfrecord import GovrlPdf, open_pdf
+
+if TYPE_CHECKING:
+    from govrl.checklist import ChecklistLibrary
+    from govrl.policy import Policy
+
+FONT = Path(__file__).resolve().parent / "fonts" / "NotoSans-Regular.ttf"
+FORCED_MARK = "FORCED"
+
+
+class SigningRefused(GovrlError):
+    """The document, role or gate does not allow this signature (exit 1)."""
+
+
+@dataclass(frozen=True)
+class SignResult:
+    output: Path
+    role: str
+    signer: str
+    digest: str
+    forced_because: list[str] = field(default_factory=list)
+
+
+def record_of(doc: GovrlPdf) -> tuple[bytes, str]:
+    """The embedded record and its digest, refusing a document whose two disagree."""
+    if doc.record_json is None:
+        raise InputError([Problem("no embedded record.json: not a govrl document", str(doc.path))])
+    digest = digest_of(doc.record_json)
+    if doc.shown_digest != digest:
+        raise SigningRefused(
+            f"{doc.path}: the embedded record's digest {digest} differs from the one the "
+            f"document shows ({doc.shown_digest}); it was altered after rendering"
+        )
+    return doc.record_json, digest
+
+
+def signature_fields(doc: GovrlPdf) -> dict[str, bool]:
+    """Every signature field by name, and whether it is already signed."""
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    return {
+        str(name): value is not None
+        for name, value, _ in enumerate_sig_fields(doc.reader, filled_status=None)
+    }
+
+
+def preflight(
+    doc: GovrlPdf,
+    role: str,
+    policy: Policy,
+    library: ChecklistLibrary,
+    *,
+    today: dt.date | None = None,
+) -> list[str]:
+    """Reasons this signature should not be made; empty when all is in order."""
+    import json
+
+    from govrl.gate import Verdict, decide
+    from govrl.record import AssessmentRecord
+
+    record_json, _ = record_of(doc)
+    fields = signature_fields(doc)
+    if fields.get(role):
+        raise SigningRefused(f"{doc.path}: the {role!r} field is already signed")
+    record = AssessmentRecord.model_validate(json.loads(record_json))
+    decision = decide(record, policy, library, today=today)
+    reasons = []
+    if decision.verdict is Verdict.REJECT:
+        reasons.append(
+            f"the record does not pass policy {decision.policy} "
+            f"({len(decision.blockers)} blockers; see `govrl gate`)"
+        )
+    if role not in decision.required_roles:
+        reasons.append(
+            f"policy {decision.policy} does not ask tier {int(decision.tier)} for role "
+            f"{role!r} (it asks for {', '.join(decision.required_roles)})"
+        )
+    if role not in fields:
+        reasons.append(f"the document has no signature field for {role!r}")
+    return reasons
+
+
+@cache
+def _stamp_font() -> Any:
+    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+
+    return GlyphAccumulatorFactory(str(FONT))
+
+
+def _signer(creds: Credentials) -> Any:
+    from asn1crypto import keys as asn1_keys
+    from asn1crypto import x509 as asn1_x509
+    from cryptography.hazmat.primitives import serialization
+    from pyhanko.sign import signers
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    der = serialization.Encoding.DER
+    key_info = asn1_keys.PrivateKeyInfo.load(
+        creds.key.private_bytes(
+            der, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    cert = asn1_x509.Certificate.load(creds.cert.public_bytes(der))
+    chain = [asn1_x509.Certificate.load(c.public_bytes(der)) for c in creds.chain]
+    return signers.SimpleSigner(
+        signing_cert=cert,
+        signing_key=key_info,
+        cert_registry=SimpleCertificateStore.from_certs([cert, *chain]),  # type: ignore[no-untyped-call]
+    )
+
+
+def sign_pdf(
+    source: Path,
+    output: Path,
+    creds: Credentials,
+    role: str,
+    *,
+    policy: Policy,
+    library: ChecklistLibrary,
+    force: bool = False,
+    timestamper: Any = None,
+    today: dt.date | None = None,
+) -> SignResult:
+    """Sign ``source`` for ``role`` into ``output``; refuse what the policy does not allow."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.text import TextBoxStyle
+    from pyhanko.sign import fields, signers
+    from pyhanko.sign.general import SigningError
+    from pyhanko.stamp import TextStampStyle
+
+    doc = open_pdf(source)
+    _, digest = record_of(doc)
+    reasons = preflight(doc, role, policy, library, today=today)
+    if reasons and not force:
+        raise SigningRefused(
+            f"{source}: refusing to sign as {role!r}: " + "; ".join(reasons),
+            hint="--force signs anyway, and says so in the signature for every verifier to see",
+        )
+    signer_name = common_name(creds.cert)
+    reason = f"govrl approval, role {role}, record {digest}"
+    stamp = f"Signed by %(signer)s\nRole: {role}\nTime: %(ts)s\nRecord: {digest[:23]}…"
+    if reasons:
+        reason += f"; {FORCED_MARK}: " + "; ".join(reasons)
+        stamp += f"\n{FORCED_MARK}: signed despite {len(reasons)} refusal(s)"
+    meta = signers.PdfSignatureMetadata(
+        field_name=role,
+        md_algorithm="sha256",
+        subfilter=fields.SigSeedSubFilter.PADES,
+        reason=reason,
+        name=signer_name,
+        use_pades_lta=False,
+    )
+    style = TextStampStyle(
+        stamp_text=stamp,
+        text_box_style=TextBoxStyle(font=_stamp_font(), font_size=7),
+        border_width=1,
+    )
+    new_field = None
+    if role not in signature_fields(doc):
+        new_field = fields.SigFieldSpec(sig_field_name=role)  # forced: an invisible new field
+    writer = IncrementalPdfFileWriter(io.BytesIO(doc.data), strict=False)
+    out = io.BytesIO()
+    try:
+        signers.PdfSigner(
+            meta,
+            signer=_signer(creds),
+            timestamper=timestamper,
+            stamp_style=style,
+            new_field_spec=new_field,
+        ).sign_pdf(writer, output=out)
+    except SigningError as exc:
+        raise SigningRefused(f"{source}: pyHanko could not sign: {exc}") from None
+    write_atomic(output, out.getvalue())
+    return SignResult(output, role, signer_name, digest, reasons)
