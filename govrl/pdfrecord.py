@@ -44,7 +44,7 @@ def open_pdf(path: Path) -> GovrlPdf:
         raise InputError([Problem("not a PDF file (no %PDF- header)", str(path))])
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
-        info_dict = reader.trailer_view["/Info"] if "/Info" in reader.trailer_view else {}
+        info_dict = _info(reader)
         record = _attachment(reader, RECORD_ATTACHMENT)
     except (PdfError, ValueError, KeyError, TypeError, IndexError) as exc:
         raise InputError([Problem(f"damaged PDF: {exc}", str(path))]) from None
@@ -57,6 +57,13 @@ def open_pdf(path: Path) -> GovrlPdf:
         _text(info_dict, VALID_UNTIL_KEY),
         _text(info_dict, KIND_KEY),
     )
+
+
+def _info(reader: PdfFileReader) -> Any:
+    try:  # indexing dereferences; .get() would hand back the bare reference
+        return reader.trailer_view["/Info"]
+    except KeyError:
+        return {}
 
 
 def _text(info: Any, key: str) -> str | None:

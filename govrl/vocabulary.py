@@ -50,6 +50,15 @@ class SpaceKind(StrEnum):
     HYBRID = "hybrid"
 
 
+class ConstraintKind(StrEnum):
+    SHIELD = "shield"
+    ACTION_MASK = "action-mask"
+    SAFETY_FILTER = "safety-filter"
+    RATE_LIMIT = "rate-limit"
+    REWARD_PENALTY = "reward-penalty"
+    OTHER = "other"
+
+
 class Propensities(StrEnum):
     LOGGED = "logged"
     ESTIMATED = "estimated"

@@ -17,7 +17,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from govrl.record.base import Count, Name, Sha256, StrictModel, Text, require_unique
-from govrl.vocabulary import Family, Propensities, SpaceKind
+from govrl.vocabulary import ConstraintKind, Family, Propensities, SpaceKind
 
 
 class Space(StrictModel):
@@ -76,6 +76,17 @@ class Artifact(StrictModel):
     digest: Sha256 | None = None
 
 
+class SafetyConstraint(StrictModel):
+    """A hard limit on what the policy may do, and what enforces it."""
+
+    name: Name
+    kind: ConstraintKind
+    description: Text
+    enforced_outside_policy: StrictBool = Field(
+        description="true when a shield, mask or filter enforces it regardless of the policy"
+    )
+
+
 class ModelSpec(StrictModel):
     algorithm: Name
     family: Family
@@ -91,6 +102,7 @@ class ModelSpec(StrictModel):
     simulators: list[Simulator] = Field(default_factory=list)
     behaviour_policy: BehaviourPolicy | None = None
     artifacts: list[Artifact] = Field(default_factory=list)
+    safety_constraints: list[SafetyConstraint] = Field(default_factory=list)
     seeds: Count | None = Field(default=None, description="independent training seeds")
     hyperparameters: dict[Name, StrictInt | StrictFloat | StrictStr | StrictBool] = Field(
         default_factory=dict

@@ -47,9 +47,27 @@ class RolloutStage(StrictModel):
 
 class Deployment(StrictModel):
     rollout_stages: list[RolloutStage] = Field(default_factory=list)
+    requested_stage: Name | None = Field(
+        default=None, description="the rollout stage this assessment asks approval for"
+    )
     human_override: Text | None = None
     fallback: Text | None = None
     rollback_criteria: list[Text] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _requested_stage_exists(self) -> Deployment:
+        names = [stage.name for stage in self.rollout_stages]
+        if self.requested_stage is not None and self.requested_stage not in names:
+            raise PydanticCustomError(
+                "unknown_stage",
+                "requested_stage {stage!r} is not one of the rollout_stages ({names})",
+                {
+                    "stage": self.requested_stage,
+                    "names": ", ".join(names) or "none",
+                    "field": "requested_stage",
+                },
+            )
+        return self
 
 
 class MonitoredMetric(StrictModel):
