@@ -277,3 +277,28 @@ def common_name(cert: x509.Certificate) -> str:
 
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(names[0].value) if names else cert.subject.rfc4514_string()
+
+
+def check_validity(
+    cert: x509.Certificate, where: Path | None, at: dt.datetime | None = None
+) -> None:
+    """Refuse a certificate that has expired or is not yet valid."""
+    now = at or dt.datetime.now(dt.UTC)
+    if now > cert.not_valid_after_utc:
+        raise KeyError_(f"{where}: the certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}")
+    if now < cert.not_valid_before_utc:
+        raise KeyError_(
+            f"{where}: the certificate is not valid before {cert.not_valid_before_utc:%Y-%m-%d}"
+        )
+
+
+def import_pkcs12(bundle: Path, name: str, out_dir: Path, passphrase: bytes) -> KeyFiles:
+    """Store a PKCS#12 bundle's key (re-encrypted) and certificate chain in govrl's layout."""
+    from cryptography.hazmat.primitives import serialization
+
+    creds = load_pkcs12(bundle, passphrase)
+    files = _write_pair(out_dir, _stem(name), creds.key, creds.cert, passphrase)
+    chain = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in creds.chain)
+    if chain:
+        write_atomic(files.cert, files.cert.read_bytes() + chain)
+    return files

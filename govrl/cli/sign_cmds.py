@@ -1,0 +1,229 @@
+"""Commands for reviewers: keys, signatures, verification."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from govrl.cli.assess_cmds import POLICY
+from govrl.cli.record_cmds import CHECKLIST_DIRS, EXISTING_FILE, FILE, echo_json
+
+PASSPHRASE_ENV = "GOVRL_KEY_PASSPHRASE"
+PASSPHRASE_FILE = click.option(
+    "--passphrase-file",
+    type=EXISTING_FILE,
+    help=f"Read the key's passphrase from this file (else ${PASSPHRASE_ENV}, else a prompt).",
+)
+DIRECTORY = click.Path(path_type=Path, file_okay=False)
+OUT_DIR = click.option(
+    "-o", "--output", "out_dir", type=DIRECTORY, required=True, help="Folder to write to."
+)
+
+
+def passphrase(path: Path | None, *, confirm: bool = False) -> bytes:
+    """From a file, the environment, or a hidden prompt; never echoed or logged."""
+    if path is not None:
+        return path.read_bytes().rstrip(b"\r\n")
+    from_env = os.environ.get(PASSPHRASE_ENV)
+    if from_env:
+        return from_env.encode()
+    if not sys.stdin.isatty():
+        from govrl.errors import UsageError
+
+        raise UsageError(
+            "a passphrase is needed and there is no terminal to ask",
+            hint=f"use --passphrase-file or set {PASSPHRASE_ENV}",
+        )
+    text: str = click.prompt(
+        "Key passphrase", hide_input=True, confirmation_prompt=confirm, err=True
+    )
+    return text.encode()
+
+
+@click.group()
+def keys() -> None:
+    """Reviewer keys and certificates (for trials; real ones come from your PKI)."""
+
+
+@keys.command("new")
+@click.option("--name", required=True, help="The reviewer's name (certificate common name).")
+@click.option("--role", required=True, help="The reviewer role, e.g. owner or domain-expert.")
+@click.option(
+    "-o", "--output", "out_dir", type=DIRECTORY, required=True, help="Folder to write to."
+)
+@click.option("--organisation", help="Organisation named in the certificate.")
+@click.option("--ca-key", type=EXISTING_FILE, help="Issue the certificate from this CA key...")
+@click.option("--ca-cert", type=EXISTING_FILE, help="...and this CA certificate.")
+@click.option("--days", type=click.IntRange(1, 3650), default=365, show_default=True)
+@PASSPHRASE_FILE
+def keys_new(
+    name: str,
+    role: str,
+    out_dir: Path,
+    organisation: str | None,
+    ca_key: Path | None,
+    ca_cert: Path | None,
+    days: int,
+    passphrase_file: Path | None,
+) -> None:
+    """Make an ECDSA P-256 key (encrypted) and a certificate: NAME.key.pem, NAME.cert.pem.
+
+    The certificate is self-signed unless --ca-key and --ca-cert name an
+    organisation CA (`govrl keys ca`); the CA key uses the same passphrase.
+    """
+    from govrl.errors import UsageError
+    from govrl.keys import load_credentials, new_reviewer
+
+    if (ca_key is None) != (ca_cert is None):
+        raise UsageError("give both --ca-key and --ca-cert, or neither")
+    secret = passphrase(passphrase_file, confirm=True)
+    issuer = load_credentials(ca_key, ca_cert, secret) if ca_key and ca_cert else None
+    files = new_reviewer(
+        name, role, out_dir, secret, organisation=organisation, issuer=issuer, days=days
+    )
+    click.echo(f"wrote {files.key} (encrypted) and {files.cert}")
+
+
+@keys.command("ca")
+@click.option("--name", required=True, help="The organisation CA's name.")
+@click.option(
+    "-o", "--output", "out_dir", type=DIRECTORY, required=True, help="Folder to write to."
+)
+@click.option("--days", type=click.IntRange(1, 7300), default=3650, show_default=True)
+@PASSPHRASE_FILE
+def keys_ca(name: str, out_dir: Path, days: int, passphrase_file: Path | None) -> None:
+    """Make an organisation CA (ca.key.pem, ca.cert.pem) to issue reviewer certificates."""
+    from govrl.keys import new_ca
+
+    files = new_ca(name, out_dir, passphrase(passphrase_file, confirm=True), days=days)
+    click.echo(f"wrote {files.key} (encrypted) and {files.cert}")
+
+
+@keys.command("import")
+@click.argument("bundle", type=EXISTING_FILE)
+@click.option("--name", required=True, help="File name stem for the imported key.")
+@click.option(
+    "-o", "--output", "out_dir", type=DIRECTORY, required=True, help="Folder to write to."
+)
+@PASSPHRASE_FILE
+def keys_import(bundle: Path, name: str, out_dir: Path, passphrase_file: Path | None) -> None:
+    """Import a PKCS#12 bundle from a corporate PKI as NAME.key.pem and NAME.cert.pem.
+
+    The key is re-encrypted with the same passphrase; the chain follows the
+    certificate in NAME.cert.pem.
+    """
+    from govrl.keys import import_pkcs12
+
+    files = import_pkcs12(bundle, name, out_dir, passphrase(passphrase_file))
+    click.echo(f"wrote {files.key} (encrypted) and {files.cert}")
+
+
+@click.command()
+@click.argument("pdf", type=EXISTING_FILE)
+@click.option("--key", "key_path", type=EXISTING_FILE, help="The reviewer's PEM key.")
+@click.option("--cert", "cert_path", type=EXISTING_FILE, help="The reviewer's certificate (PEM).")
+@click.option("--chain", type=EXISTING_FILE, multiple=True, help="Intermediate certificates.")
+@click.option("--pkcs12", type=EXISTING_FILE, help="A PKCS#12 bundle instead of --key/--cert.")
+@click.option("--role", required=True, help="The role to sign as: the signature field's name.")
+@click.option("-o", "--output", type=FILE, required=True, help="Where to write the signed PDF.")
+@click.option("--tsa", help="URL of an RFC 3161 timestamp authority (PAdES B-T).")
+@click.option("--force", is_flag=True, help="Sign despite a refusal; the signature says so.")
+@POLICY
+@CHECKLIST_DIRS
+@PASSPHRASE_FILE
+def sign(
+    pdf: Path,
+    key_path: Path | None,
+    cert_path: Path | None,
+    chain: tuple[Path, ...],
+    pkcs12: Path | None,
+    role: str,
+    output: Path,
+    tsa: str | None,
+    force: bool,
+    policy_path: Path | None,
+    checklist_dirs: tuple[Path, ...],
+    passphrase_file: Path | None,
+) -> None:
+    """Add one reviewer's PAdES signature to an approval, as an incremental update.
+
+    Refuses a document whose record fails its gate, or a role the policy does
+    not ask for, unless --force (which the signature then records).
+    """
+    from govrl.checklist import ChecklistLibrary
+    from govrl.errors import UsageError
+    from govrl.keys import check_validity, load_credentials, load_pkcs12
+    from govrl.policy import load_policy
+    from govrl.signing import sign_pdf
+
+    if pkcs12 is None and (key_path is None or cert_path is None):
+        raise UsageError("give --key and --cert, or --pkcs12")
+    secret = passphrase(passphrase_file)
+    if pkcs12 is not None:
+        creds = load_pkcs12(pkcs12, secret)
+    else:
+        assert key_path is not None and cert_path is not None
+        creds = load_credentials(key_path, cert_path, secret, list(chain))
+    check_validity(creds.cert, cert_path or pkcs12)
+    timestamper = None
+    if tsa:
+        from pyhanko.sign.timestamps import HTTPTimeStamper
+
+        timestamper = HTTPTimeStamper(tsa, timeout=10)
+    result = sign_pdf(
+        pdf,
+        output,
+        creds,
+        role,
+        policy=load_policy(policy_path),
+        library=ChecklistLibrary.discover(checklist_dirs),
+        force=force,
+        timestamper=timestamper,
+    )
+    click.echo(f"signed {output} as {role} ({result.signer}), record {result.digest}")
+    for reason in result.forced_because:
+        click.echo(f"warning: forced past: {reason}", err=True)
+
+
+@click.command()
+@click.argument("pdf", type=EXISTING_FILE)
+@click.option("--trust", type=EXISTING_FILE, multiple=True, help="A trusted CA certificate.")
+@POLICY
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def verify(pdf: Path, trust: tuple[Path, ...], policy_path: Path | None, as_json: bool) -> None:
+    """Check signatures, later changes, the embedded record, required roles and expiry.
+
+    Exits 0 only when every check holds.
+    """
+    from govrl.keys import load_certificates
+    from govrl.policy import load_policy
+    from govrl.verify import verify_pdf
+
+    roots = [cert for path in trust for cert in load_certificates(path)] if trust else None
+    report = verify_pdf(pdf, policy=load_policy(policy_path), trust=roots)
+    if as_json:
+        echo_json(report.as_dict())
+    else:
+        click.echo(f"{pdf}: {'VERIFIED' if report.ok else 'FAILED'}")
+        click.echo(f"  record {report.record_digest}")
+        for s in report.signatures:
+            trusted = {None: "trust not checked", True: "trusted", False: "UNTRUSTED"}[s.trusted]
+            state = "intact" if s.intact else "BROKEN"
+            click.echo(
+                f"  {s.role:24} {s.signer:28} {s.signed_at or '?':25} {state}, {trusted}, "
+                f"later changes: {s.later_changes}"
+            )
+        click.echo(f"  required roles: {', '.join(report.required_roles) or 'none'}")
+        click.echo(f"  valid until: {report.valid_until or 'not stated'}")
+        for warning in report.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        for problem in report.problems:
+            click.echo(f"problem: {problem}", err=True)
+    if not report.ok:
+        raise SystemExit(1)
+
+
+COMMANDS = [keys, sign, verify]
