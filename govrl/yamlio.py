@@ -63,6 +63,7 @@ _CoreResolver.add_implicit_resolver(
     list("0123456789"),
 )
 
+_STR = "tag:yaml.org,2002:str"
 _ALLOWED_TAGS = {
     "tag:yaml.org,2002:str",
     "tag:yaml.org,2002:int",
@@ -185,6 +186,9 @@ class _Builder:
             )
         if tag not in _ALLOWED_TAGS:
             raise self.fail(f"unsupported YAML tag {tag}", event.start_mark, self.child_loc())
+        if tag == _STR:  # most values: no construction needed
+            self.place(event.value, event.start_mark, 1, event.anchor)
+            return
         marks: tuple[Any, Any] = (event.start_mark, event.end_mark)
         node = yaml.ScalarNode(tag, event.value, *marks, style=event.style)
         try:
