@@ -113,6 +113,7 @@ class _Frame:
     loc: Location
     anchor: str | None
     start_nodes: int
+    start_mark: Any
     key: Any = None
     key_line: int = 0
     expecting_key: bool = True
@@ -207,14 +208,14 @@ class _Builder:
         parent = self.stack[-1] if self.stack else None
         if parent and isinstance(parent.container, dict) and parent.expecting_key:
             raise self.fail("a mapping key must be a plain value", event.start_mark, loc)
-        self.stack.append(_Frame(container, loc, event.anchor, self.nodes))
+        self.stack.append(_Frame(container, loc, event.anchor, self.nodes, event.start_mark))
         if not loc:
             self.lines[()] = event.start_mark.line + 1
 
-    def end(self, mark: Any) -> None:
+    def end(self) -> None:
         frame = self.stack.pop()
         size = self.nodes - frame.start_nodes + 1
-        self.place(frame.container, mark, size, frame.anchor)
+        self.place(frame.container, frame.start_mark, size, frame.anchor)
 
     def alias(self, event: events.AliasEvent) -> None:
         if event.anchor not in self.anchors:
@@ -247,7 +248,7 @@ def loads(text: str, source: str = "<string>") -> Document:
             elif isinstance(event, events.SequenceStartEvent):
                 builder.start([], event)
             elif isinstance(event, (events.MappingEndEvent, events.SequenceEndEvent)):
-                builder.end(event.start_mark)
+                builder.end()
             elif isinstance(event, events.AliasEvent):
                 builder.alias(event)
             elif isinstance(event, events.DocumentStartEvent):
