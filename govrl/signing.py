@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from govrl.errors import GovrlError, InputError, Problem
+from govrl.errors import EnvironmentFailure, GovrlError, InputError, Problem
 from govrl.fsutil import write_atomic
 from govrl.identity import digest_of
 from govrl.keys import Credentials, common_name
@@ -141,6 +141,7 @@ def sign_pdf(
     from pyhanko.pdf_utils.text import TextBoxStyle
     from pyhanko.sign import fields, signers
     from pyhanko.sign.general import SigningError
+    from pyhanko.sign.timestamps.common_utils import TimestampRequestError
     from pyhanko.stamp import TextStampStyle
 
     doc = open_pdf(source)
@@ -185,5 +186,7 @@ def sign_pdf(
         ).sign_pdf(writer, output=out)
     except SigningError as exc:
         raise SigningRefused(f"{source}: pyHanko could not sign: {exc}") from None
+    except TimestampRequestError as exc:
+        raise EnvironmentFailure(f"the timestamp authority did not answer: {exc}") from None
     write_atomic(output, out.getvalue())
     return SignResult(output, role, signer_name, digest, reasons)

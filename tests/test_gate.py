@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 from pathlib import Path
@@ -19,56 +18,17 @@ from govrl.policy import load_policy
 from govrl.record import AssessmentRecord
 from govrl.recordio import dump_yaml
 from govrl.vocabulary import Answer
-from govrl.yamlio import load, loads
+from govrl.yamlio import loads
 from tests.conftest import DATA
+from tests.records import record_data
 
 LIBRARY = ChecklistLibrary.discover()
 POLICY = load_policy(DATA / "policy-test.yaml")
 TODAY = dt.date(2026, 11, 1)
 
 
-def answer_everything(data: dict[str, Any], tier: int) -> None:
-    """Attach the domain's checklists with every applicable item answered yes, with evidence."""
-    from govrl.vocabulary import Domain, RiskTier
-
-    data["checklists"] = [
-        {
-            "id": c.id,
-            "version": c.version,
-            "items": {
-                item.id: {
-                    "answer": "yes",
-                    "evidence": [f"docs/{item.id}.md"],
-                    "answered_by": "Ada Byron",
-                    "answered_at": "2026-10-01T09:00:00Z",
-                }
-                for item in c.applicable(RiskTier(tier))
-            },
-        }
-        for c in LIBRARY.for_domain(Domain(data["system"]["domain"]))
-    ]
-
-
 def record(tier: int = 1, **changes: Any) -> AssessmentRecord:
-    data = copy.deepcopy(load(DATA / "valid-minimal.yaml").data)
-    data["system"]["risk_tier"] = tier
-    if tier == 3:
-        data["deployment"]["fallback"] = "The heuristic ranker takes over."
-        data["deployment"]["human_override"] = "Editors pin or remove any slot."
-        data["evaluation"]["ood_detection"] = {
-            "method": "density of session features",
-            "evaluated_on": "held-out shifted sessions",
-            "auroc": 0.91,
-            "on_detection": "fall back to the heuristic ranker",
-        }
-    answer_everything(data, tier)
-    metric = data["evaluation"]["metrics"][0]
-    for key, value in changes.items():
-        if value is None:
-            metric.pop(key, None)
-        else:
-            metric[key] = value
-    return AssessmentRecord.model_validate(data)
+    return AssessmentRecord.model_validate(record_data(tier, **changes))
 
 
 def test_clean_record_approves() -> None:

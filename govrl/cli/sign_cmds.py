@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 from pathlib import Path
@@ -170,9 +171,9 @@ def sign(
     check_validity(creds.cert, cert_path or pkcs12)
     timestamper = None
     if tsa:
-        from pyhanko.sign.timestamps import HTTPTimeStamper
+        from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
 
-        timestamper = HTTPTimeStamper(tsa, timeout=10)
+        timestamper = RequestsHTTPTimeStamper(tsa, timeout=10)  # type: ignore[no-untyped-call]
     result = sign_pdf(
         pdf,
         output,
@@ -192,8 +193,20 @@ def sign(
 @click.argument("pdf", type=EXISTING_FILE)
 @click.option("--trust", type=EXISTING_FILE, multiple=True, help="A trusted CA certificate.")
 @POLICY
+@click.option(
+    "--at",
+    "at_date",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Judge expiry as of this date (default: today).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def verify(pdf: Path, trust: tuple[Path, ...], policy_path: Path | None, as_json: bool) -> None:
+def verify(
+    pdf: Path,
+    trust: tuple[Path, ...],
+    policy_path: Path | None,
+    at_date: dt.datetime | None,
+    as_json: bool,
+) -> None:
     """Check signatures, later changes, the embedded record, required roles and expiry.
 
     Exits 0 only when every check holds.
@@ -203,7 +216,8 @@ def verify(pdf: Path, trust: tuple[Path, ...], policy_path: Path | None, as_json
     from govrl.verify import verify_pdf
 
     roots = [cert for path in trust for cert in load_certificates(path)] if trust else None
-    report = verify_pdf(pdf, policy=load_policy(policy_path), trust=roots)
+    today = at_date.date() if at_date else None
+    report = verify_pdf(pdf, policy=load_policy(policy_path), trust=roots, today=today)
     if as_json:
         echo_json(report.as_dict())
     else:
