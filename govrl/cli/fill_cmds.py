@@ -178,7 +178,7 @@ def _import(
     file: Path, answers: Path, library_dirs: tuple[Path, ...], who: str, as_json: bool
 ) -> None:
     from govrl.checklist import ChecklistLibrary
-    from govrl.fill import import_answers
+    from govrl.answers import import_answers
 
     library = ChecklistLibrary.discover(library_dirs)
     report = import_answers(file, answers, library, answered_by=who)
