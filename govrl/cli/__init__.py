@@ -59,9 +59,10 @@ def main(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from govrl.cli import assess_cmds, fill_cmds, record_cmds, sign_cmds
+    from govrl.cli import assess_cmds, fill_cmds, record_cmds, review_cmds, sign_cmds
 
-    for module in (record_cmds, assess_cmds, fill_cmds, sign_cmds):
+    modules = (record_cmds, assess_cmds, fill_cmds, sign_cmds, review_cmds)
+    for module in modules:
         for command in module.COMMANDS:
             main.add_command(command)
 
