@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from govrl.cli.assess_cmds import POLICY
-from govrl.cli.record_cmds import CHECKLIST_DIRS, EXISTING_FILE, echo_json
+from govrl.cli.record_cmds import CHECKLIST_DIRS, EXISTING_FILE, FILE, echo_json
 
 
 @click.command()
@@ -53,4 +53,35 @@ def diff(
         click.echo(as_markdown(result) if fmt == "md" else as_text(result), nl=False)
 
 
-COMMANDS = [diff]
+@click.group()
+def export() -> None:
+    """A record as a Hugging Face model card or a CycloneDX 1.6 ML-BOM."""
+
+
+@export.command("hf")
+@click.argument("file", type=EXISTING_FILE)
+@click.option("-o", "--output", type=FILE, required=True, help="Where to write README.md.")
+def export_hf(file: Path, output: Path) -> None:
+    """A Hugging Face model card whose model-index carries the evaluation results."""
+    from govrl.export import hf_card
+    from govrl.fsutil import write_atomic
+    from govrl.recordio import load_record
+
+    write_atomic(output, hf_card(load_record(file).record))
+    click.echo(f"wrote {output}")
+
+
+@export.command("cyclonedx")
+@click.argument("file", type=EXISTING_FILE)
+@click.option("-o", "--output", type=FILE, required=True, help="Where to write the BOM JSON.")
+def export_cyclonedx(file: Path, output: Path) -> None:
+    """A CycloneDX 1.6 ML-BOM: the model component's modelCard, and its data sets."""
+    from govrl.export import cyclonedx_json
+    from govrl.fsutil import write_atomic
+    from govrl.recordio import load_record
+
+    write_atomic(output, cyclonedx_json(load_record(file).record))
+    click.echo(f"wrote {output}")
+
+
+COMMANDS = [diff, export]
