@@ -126,6 +126,7 @@ class Evidence:
     ci_low: float | None = None
     ci_high: float | None = None
     behaviour_value: float | None = None
+    estimator: str | None = None
 
 
 def evidence_of(record: AssessmentRecord) -> list[Evidence]:
@@ -141,6 +142,7 @@ def evidence_of(record: AssessmentRecord) -> list[Evidence]:
             e.ci_low,
             e.ci_high,
             e.behaviour_value,
+            e.estimator.value,
         )
         for e in ev.off_policy
     ]
@@ -228,7 +230,12 @@ def apply_gates(record: AssessmentRecord, policy: Policy) -> list[GateResult]:
     for gate in policy.gates:
         if tier not in gate.tiers:
             continue
-        matched = [e for e in evidence if fnmatchcase(e.key, gate.evidence)]
+        matched = [
+            e
+            for e in evidence
+            if fnmatchcase(e.key, gate.evidence)
+            and (gate.estimators is None or e.estimator in gate.estimators)
+        ]
         if len(matched) < gate.min_matches:
             results.append(
                 GateResult(
@@ -282,7 +289,11 @@ def _openness(
         if severity is not Severity.MINOR and not response.evidence:
             return True, "answered yes without evidence"
         return False, "yes"
-    return True, f"answered {response.answer.value}"
+    reason = f"answered {response.answer.value}"
+    if response.notes:
+        note = " ".join(response.notes.split())
+        reason += f": {note[:157]}..." if len(note) > 160 else f": {note}"
+    return True, reason
 
 
 def missing_checklists(record: AssessmentRecord, library: ChecklistLibrary) -> list[str]:

@@ -12,7 +12,7 @@ from pydantic_core import PydanticCustomError
 from govrl.record.base import Name, StrictModel, Text, require_unique
 from govrl.resources import data_dir
 from govrl.validation import validate_document
-from govrl.vocabulary import Comparator, RiskTier, Severity
+from govrl.vocabulary import Comparator, Estimator, RiskTier, Severity
 from govrl.yamlio import load
 
 Role = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
@@ -40,6 +40,9 @@ class MetricGate(StrictModel):
     comparator: Comparator
     threshold: StrictFloat | StrictInt | Name
     min_matches: Annotated[StrictInt, Field(ge=0)] = 1
+    estimators: list[Estimator] | None = Field(
+        default=None, description="for off-policy evidence: only these estimators"
+    )
     tiers: list[RiskTier] = Field(default_factory=lambda: list(RiskTier), min_length=1)
     on_fail: OnFail = OnFail.REJECT
 

@@ -13,11 +13,12 @@ from click.testing import CliRunner
 from govrl.checklist import ChecklistLibrary
 from govrl.cli import main
 from govrl.errors import InputError
-from govrl.gate import Status, Verdict, decide
+from govrl.gate import Status, Verdict, apply_gates, decide
 from govrl.policy import load_policy
 from govrl.record import AssessmentRecord
+from govrl.record.evaluation import OffPolicyEstimate
 from govrl.recordio import dump_yaml
-from govrl.vocabulary import Answer
+from govrl.vocabulary import Answer, Estimator
 from govrl.yamlio import loads
 from tests.conftest import DATA
 from tests.records import record_data
@@ -171,3 +172,26 @@ def test_bad_policy_files_are_located(tmp_path: Path, runner: CliRunner, name: s
     good.write_text(dump_yaml(record().model_dump(mode="json", exclude_none=True)))
     result = runner.invoke(main, ["gate", str(good), "--policy", str(policy_file)])
     assert result.exit_code == 1 and f"{policy_file}:{first.line} {path}:" in result.stderr
+
+
+def test_effective_sample_size_gate_skips_estimators_without_weights() -> None:
+    rec = record(tier=3)
+    common = {"target": "return", "value": 42.0, "ci_low": 41.0, "ci_high": 43.0, "ci_level": 0.95}
+    rec.evaluation.off_policy = [
+        OffPolicyEstimate(id="fqe", estimator=Estimator.FQE, **common),
+        OffPolicyEstimate(id="wis", estimator=Estimator.WIS, ess=12.0, **common),
+    ]
+    results = [g for g in apply_gates(rec, load_policy()) if g.gate == "ope-effective-sample-size"]
+    assert [(r.evidence, r.status) for r in results] == [("off_policy/wis", Status.FAIL)]
+
+
+def test_open_item_reason_carries_its_notes() -> None:
+    rec = _with_open_item(3)
+    general = next(c for c in rec.checklists if c.id == "general-rl")
+    general.items["GEN-IU-01"] = general.items["GEN-IU-01"].model_copy(
+        update={"notes": "Misuse cases still being collected."}
+    )
+    decision = decide(rec, POLICY, LIBRARY, today=TODAY)
+    assert decision.blockers == [
+        "general-rl GEN-IU-01 (blocker): answered no: Misuse cases still being collected."
+    ]
