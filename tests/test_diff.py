@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from govrl.cli import main
 from govrl.recordio import dump_yaml
-from tests.conftest import DATA
+from tests.conftest import DATA, EXAMPLES
 from tests.records import record_data
 
 POLICY = str(DATA / "policy-test.yaml")
@@ -97,3 +97,20 @@ def test_bad_revision_is_a_located_error(tmp_path: Path, runner: CliRunner) -> N
     result = runner.invoke(main, ["diff", str(old), str(DATA / "invalid-ci-order.yaml")])
     assert result.exit_code == 1
     assert "invalid-ci-order.yaml:43 evaluation.metrics[0].ci_low" in result.stderr
+
+
+def test_example_revisions_show_the_approval_lapsing(runner: CliRunner) -> None:
+    old = EXAMPLES / "grid-frequency-control.yaml"
+    new = EXAMPLES / "revisions" / "grid-frequency-control-1.2.0.yaml"
+    policy = EXAMPLES / "policies" / "grid.yaml"
+    result = runner.invoke(main, ["diff", str(old), str(new), "--policy", str(policy), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["approval_lapses"] is True
+    assert {"gate": "soc-violations-under-sensor-bias", "evidence": "stress/soc-sensor-bias",
+            "old": "fail", "new": "pass"} in data["gates"]  # fmt: skip
+    moved = {m["key"]: (m["old"]["value"], m["new"]["value"]) for m in data["metrics"]}
+    assert moved["metrics/freq-rms"] == (38.4, 41.7)
+    assert {"checklist": "general-rl", "item": "GEN-RW-03", "old": "partial", "new": "yes"} in data[
+        "answers"
+    ]
