@@ -41,7 +41,7 @@ def load_revision(path: Path) -> Revision:
 
     doc = open_pdf(path)
     if doc.record_json is None:
-        raise InputError([Problem("no embedded record.json: not a govrl document", str(path))])
+        raise InputError([Problem(doc.record_problem, str(path))])
     record = AssessmentRecord.model_validate(json.loads(doc.record_json))
     signers = [str(s.field_name) for s in doc.reader.embedded_signatures]
     return Revision(record, path, signers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,14 @@ class GovrlPdf:
     shown_digest: str | None
     valid_until: str | None
     kind: str | None
+    record_damage: str | None = None
+
+    @property
+    def record_problem(self) -> str:
+        """Why there is no record to read, in words for an error message."""
+        if self.record_damage:
+            return f"the embedded record.json cannot be read (damaged: {self.record_damage})"
+        return "no embedded record.json: not a govrl document"
 
 
 def open_pdf(path: Path) -> GovrlPdf:
@@ -45,9 +54,15 @@ def open_pdf(path: Path) -> GovrlPdf:
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         info_dict = _info(reader)
-        record = _attachment(reader, RECORD_ATTACHMENT)
     except (PdfError, ValueError, KeyError, TypeError, IndexError) as exc:
         raise InputError([Problem(f"damaged PDF: {exc}", str(path))]) from None
+    # A damaged attachment is a finding for the caller (verify still judges the signatures).
+    record: bytes | None = None
+    damage: str | None = None
+    try:
+        record = _attachment(reader, RECORD_ATTACHMENT)
+    except (PdfError, ValueError, KeyError, TypeError, IndexError, zlib.error) as exc:
+        damage = str(exc) or type(exc).__name__
     return GovrlPdf(
         path,
         data,
@@ -56,6 +71,7 @@ def open_pdf(path: Path) -> GovrlPdf:
         _text(info_dict, DIGEST_KEY),
         _text(info_dict, VALID_UNTIL_KEY),
         _text(info_dict, KIND_KEY),
+        damage,
     )
 
 

@@ -39,7 +39,7 @@ class SignResult:
 def record_of(doc: GovrlPdf) -> tuple[bytes, str]:
     """The embedded record and its digest, refusing a document whose two disagree."""
     if doc.record_json is None:
-        raise InputError([Problem("no embedded record.json: not a govrl document", str(doc.path))])
+        raise InputError([Problem(doc.record_problem, str(doc.path))])
     digest = digest_of(doc.record_json)
     if doc.shown_digest != digest:
         raise SigningRefused(

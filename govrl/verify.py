@@ -167,7 +167,7 @@ def verify_pdf(
     warnings: list[str] = []
     record_digest = digest_of(doc.record_json) if doc.record_json is not None else None
     if record_digest is None:
-        problems.append("no embedded record.json: this is not a govrl document")
+        problems.append(doc.record_problem)
     elif record_digest != doc.shown_digest:
         problems.append(
             f"the embedded record's digest {record_digest} differs from the one the "
@@ -184,8 +184,12 @@ def verify_pdf(
             warnings.append(f"signature {check.role!r} was forced past a refusal (see its reason)")
     required: list[str] = []
     if doc.record_json is not None:
-        record = AssessmentRecord.model_validate(json.loads(doc.record_json))
-        required = list(policy.tiers[record.system.risk_tier].signers)
+        try:  # pydantic's ValidationError, JSON and UTF-8 errors are all ValueErrors
+            record = AssessmentRecord.model_validate(json.loads(doc.record_json))
+        except ValueError:
+            problems.append("the embedded record.json is not a valid assessment record")
+        else:
+            required = list(policy.tiers[record.system.risk_tier].signers)
     good = {c.role for c in signatures if not c.problems}
     missing = [role for role in required if role not in good]
     if missing:

@@ -308,7 +308,9 @@ def _expect_failure(pdf: Path, words: str, *extra: str) -> None:
 
 def test_flipped_byte_in_signed_revision(fully_signed: Path, tmp_path: Path) -> None:
     data = bytearray(fully_signed.read_bytes())
-    where = data.index(b"/Type /Page") + 2  # inside the first, signed revision
+    # A byte of the first object's stream: the first revision, covered by every signature.
+    where = data.index(b"stream", data.index(b"1 0 obj") if b"1 0 obj" in data else 0) + 40
+    assert where < data.index(b"/Type /Sig")
     data[where] ^= 0x01
     bad = tmp_path / "flipped.pdf"
     bad.write_bytes(bytes(data))

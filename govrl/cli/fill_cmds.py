@@ -177,8 +177,8 @@ def _who(as_name: str | None) -> str:
 def _import(
     file: Path, answers: Path, library_dirs: tuple[Path, ...], who: str, as_json: bool
 ) -> None:
-    from govrl.checklist import ChecklistLibrary
     from govrl.answers import import_answers
+    from govrl.checklist import ChecklistLibrary
 
     library = ChecklistLibrary.discover(library_dirs)
     report = import_answers(file, answers, library, answered_by=who)

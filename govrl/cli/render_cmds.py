@@ -1,0 +1,107 @@
+"""The render command: a record's model card or deployment approval, as PDF, HTML or Markdown."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from govrl.cli.assess_cmds import POLICY
+from govrl.cli.record_cmds import CHECKLIST_DIRS, EXISTING_FILE, FILE, echo_json
+
+KINDS = ("model-card", "approval")
+FORMATS = ("pdf", "html", "md")
+
+
+@click.command()
+@click.argument("file", type=EXISTING_FILE)
+@click.option("--kind", type=click.Choice(KINDS), required=True, help="Which document to render.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="pdf",
+    show_default=True,
+    help="PDF/A-3b with the record attached, self-contained HTML, or Markdown.",
+)
+@click.option(
+    "-o", "--output", type=FILE, required=True, help="Where to write it ('-' for stdout)."
+)
+@POLICY
+@click.option(
+    "--date",
+    "on",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The decision date, YYYY-MM-DD (default: today). Same record, date and govrl "
+    "version give the same bytes.",
+)
+@click.option(
+    "--template-dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Your own templates (same names as govrl's shipped templates folder).",
+)
+@CHECKLIST_DIRS
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+def render(
+    file: Path,
+    kind: str,
+    fmt: str,
+    output: Path,
+    policy_path: Path | None,
+    on: dt.datetime | None,
+    template_dir: Path | None,
+    checklist_dirs: tuple[Path, ...],
+    as_json: bool,
+) -> None:
+    """Render the model card or the deployment approval for a record.
+
+    The approval carries one empty signature field per reviewer role the
+    policy requires, named after the role, for `govrl sign`. Nothing is written
+    unless rendering succeeds.
+    """
+    from govrl.checklist import ChecklistLibrary
+    from govrl.errors import UsageError
+    from govrl.fsutil import write_atomic
+    from govrl.policy import load_policy
+    from govrl.recordio import load_record
+    from govrl.render import Format, Kind
+    from govrl.render import render as render_document
+
+    to_stdout = str(output) == "-"
+    if to_stdout and as_json:
+        raise UsageError("--json prints to stdout, so it needs -o FILE rather than -o -")
+    record = load_record(file).record
+    rendered = render_document(
+        record,
+        kind=Kind(kind),
+        fmt=Format(fmt),
+        policy=load_policy(policy_path),
+        library=ChecklistLibrary.discover(checklist_dirs),
+        on=on.date() if on else None,
+        template_dir=template_dir,
+    )
+    if to_stdout:
+        click.echo(rendered.content, nl=False)
+    else:
+        write_atomic(output, rendered.content)
+    for url in rendered.refused:
+        click.echo(f"warning: refused to fetch {url}", err=True)
+    for message in rendered.warnings:
+        click.echo(f"warning: {message}", err=True)
+    if as_json:
+        echo_json({"output": str(output), **rendered.as_dict()})
+    elif not to_stdout:
+        pages = f", {rendered.pages} pages" if rendered.pages else ""
+        fields = (
+            f"; signature fields: {', '.join(rendered.signature_fields)}"
+            if rendered.signature_fields
+            else ""
+        )
+        click.echo(
+            f"wrote {output} ({kind}, {fmt}{pages}; decision {rendered.verdict}; "
+            f"record {rendered.digest}{fields})"
+        )
+
+
+COMMANDS = [render]
