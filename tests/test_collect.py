@@ -1,0 +1,522 @@
+"""Collecting evidence: from a real MLflow server, the embedded store, and plain files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from govrl.cli import GovrlGroup
+from govrl.cli.collect_cmds import COMMANDS
+from govrl.recordio import load_record
+from govrl.sources.convention import Convention
+from govrl.sources.demo_store import DemoStore
+from govrl.sources.history import summarise
+from govrl.sources.mlflow import public_uri
+from tests.conftest import DATA, EXAMPLES
+from tests.mlflow_support import (
+    MlflowServer,
+    counting_requests,
+    demo_store,
+    free_port,
+    mlflow_server,
+    start_server,
+)
+
+__all__ = ["demo_store", "mlflow_server"]  # fixtures, used by name
+
+APP = GovrlGroup(name="govrl", commands={c.name: c for c in COMMANDS})
+BULK = "/ajax-api/2.0/mlflow/metrics/get-history-bulk"
+DEMO_ENTRIES = 33  # 8 metrics, 5 estimates, 8 stress tests, 11 subgroups, 1 OOD result
+FAST = 15.0  # seconds a user waits, at most, to hear that something is wrong
+
+
+def govrl(*args: object) -> Result:
+    return CliRunner().invoke(APP, [str(a) for a in args])
+
+
+def collect_demo(record: Path, uri: str, *extra: object) -> Result:
+    model = ("--model", "sepsis-policy@candidate", "--with-children")
+    return govrl("collect", "mlflow", record, "--tracking-uri", uri, *model, *extra)
+
+
+@pytest.fixture
+def record(tmp_path: Path) -> Path:
+    path = tmp_path / "record.yaml"
+    shutil.copy(DATA / "valid-minimal.yaml", path)
+    return path
+
+
+def evaluation(path: Path) -> dict[str, Any]:
+    return load_record(path).record.evaluation.model_dump(mode="json", exclude_none=True)
+
+
+def normalised(data: Any) -> Any:
+    """The evaluation with the two fields that must differ between stores blanked."""
+    if isinstance(data, dict):
+        return {
+            k: "*" if k in ("tracking_uri", "fetched_at") else normalised(v)
+            for k, v in data.items()
+        }
+    return [normalised(v) for v in data] if isinstance(data, list) else data
+
+
+def entries(ev: dict[str, Any]) -> list[dict[str, Any]]:
+    found = [e for key in ("metrics", "off_policy", "stress_tests", "subgroups") for e in ev[key]]
+    return found + ([ev["ood_detection"]] if "ood_detection" in ev else [])
+
+
+# ----------------------------------------------------------------- MLflow
+
+
+def test_server_and_embedded_store_yield_the_same_evaluation(
+    demo_store: DemoStore,
+    mlflow_server: MlflowServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # MLflow must not leave ./mlflow.db behind
+    over_http, from_sqlite = tmp_path / "http.yaml", tmp_path / "sqlite.yaml"
+    for path in (over_http, from_sqlite):
+        shutil.copy(DATA / "valid-minimal.yaml", path)
+    with counting_requests() as requests:
+        result = collect_demo(over_http, mlflow_server.url)
+    assert result.exit_code == 0, result.output
+    assert f"{DEMO_ENTRIES} added" in result.output
+    result = collect_demo(from_sqlite, demo_store.tracking_uri)
+    assert result.exit_code == 0, result.output
+
+    http, local = evaluation(over_http), evaluation(from_sqlite)
+    assert normalised(http) == normalised(local)
+    assert not (tmp_path / "mlflow.db").exists()
+    assert "TODO" not in over_http.read_text()  # the demo describes every entry it holds
+    # histories came in bulk, one request per key, not one per run and key
+    assert BULK in requests.paths and "/api/2.0/mlflow/metrics/get-history" not in requests.paths
+    assert requests.total <= 15, requests.paths
+
+    collected = [e for e in entries(http) if e.get("id") != "mean-return"]
+    assert len(collected) == DEMO_ENTRIES
+    for entry in collected:
+        prov = entry["provenance"]
+        assert prov["source"] == "mlflow" and prov["tracking_uri"] == mlflow_server.url
+        assert prov["run_id"] in demo_store.runs.values()
+        assert prov["experiment"] == "sepsis-vaso-fluids"
+        assert (prov["model_name"], prov["model_version"]) == ("sepsis-policy", "1")
+        assert prov["fetched_at"]
+        assert "metric_key" in prov or prov["artifact_sha256"].startswith("sha256:")
+    local_uris = {e["provenance"]["tracking_uri"] for e in entries(local) if "provenance" in e}
+    assert local_uris == {demo_store.tracking_uri}
+
+    wis = next(e for e in http["off_policy"] if e["id"] == "wis-internal")
+    assert (wis["estimator"], wis["value"], wis["ci_low"], wis["ci_high"]) == (
+        "WIS",
+        8.91,
+        6.08,
+        10.74,
+    )
+    assert (wis["ci_level"], wis["ess"], wis["episodes"], wis["behaviour_value"]) == (
+        0.95,
+        41.3,
+        3569,
+        7.68,
+    )
+    assert wis["provenance"]["metric_key"] == "ope/WIS/internal/value"
+    curve = next(e for e in http["metrics"] if e["id"] == "fqe-value-validation")["history"]
+    assert (curve["steps"], curve["last"], curve["best"], len(curve["points"])) == (
+        200000,
+        8.49,
+        8.51,
+        21,
+    )
+    stress_file = next(demo_store.folder.glob("artifacts/*/artifacts/govrl/stress.json"))
+    digest = "sha256:" + hashlib.sha256(stress_file.read_bytes()).hexdigest()
+    assert {s["provenance"]["artifact_sha256"] for s in http["stress_tests"]} == {digest}
+    failed = {s["id"] for s in http["stress_tests"] if not s["passed"]}
+    assert failed == {"fault-arterial-line-unfiltered", "edge-ckd-dialysis"}
+    assert len(http["subgroups"]) == 11
+    assert (http["ood_detection"]["auroc"], http["ood_detection"]["detection_rate"]) == (0.87, 0.71)
+
+
+def test_the_demo_store_holds_the_sepsis_examples_evaluation(
+    demo_store: DemoStore, tmp_path: Path
+) -> None:
+    record = tmp_path / "sepsis.yaml"
+    shutil.copy(EXAMPLES / "sepsis-offline-rl.yaml", record)
+    result = collect_demo(
+        record, demo_store.tracking_uri, "--mapping", demo_store.mapping, "--json"
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["added"], report["removed"], report["changed"]) == (0, 0, DEMO_ENTRIES)
+    for change in report["changes"]:  # the same evidence, only fetched from elsewhere
+        for field in change["fields"]:
+            if field["field"] == "history.window_std":  # the example rounds it by hand
+                assert field["new"] == pytest.approx(field["old"], abs=5e-4)
+            else:
+                assert field["field"].startswith("provenance."), (change["entry"], field)
+
+
+def test_recollecting_unchanged_evidence_leaves_the_file_byte_identical(
+    demo_store: DemoStore, mlflow_server: MlflowServer, record: Path
+) -> None:
+    assert collect_demo(record, mlflow_server.url).exit_code == 0
+    before = record.read_bytes()
+    result = collect_demo(record, mlflow_server.url)
+    assert result.exit_code == 0, result.output
+    assert f"0 added, 0 changed, 0 removed, {DEMO_ENTRIES} unchanged" in result.output
+    assert "nothing changed" in result.output
+    assert record.read_bytes() == before
+
+
+def test_a_changed_value_is_reported_old_to_new_and_only_its_entry_is_refetched(
+    mlflow_server: MlflowServer, record: Path, tmp_path: Path
+) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(mlflow_server.url)  # a fresh experiment: artifacts via the server
+    run_id = client.create_run(client.create_experiment(f"change-{uuid.uuid4().hex}")).info.run_id
+    client.log_metric(run_id, "eval/sim_return/value", 40.0, step=0)
+    client.log_metric(run_id, "eval/sim_return/value", 41.0, step=1)
+    table = tmp_path / "ope.json"
+    estimate = {"estimator": "DR", "target": "return", "value": 7.5, "ess": 120.0}
+    table.write_text(json.dumps([estimate | {"id": "dr"}, estimate | {"id": "dr-shifted"}]))
+    client.log_artifact(run_id, str(table), "govrl")
+    collect = ("collect", "mlflow", record, "--tracking-uri", mlflow_server.url, "--run", run_id)
+    assert govrl(*collect).exit_code == 0
+    first = evaluation(record)
+
+    client.log_metric(run_id, "eval/sim_return/value", 42.5, step=2)
+    table.write_text(json.dumps([estimate | {"id": "dr"}]))
+    client.log_artifact(run_id, str(table), "govrl")
+    before = record.read_bytes()
+    dry = govrl(*collect, "--dry-run")
+    assert dry.exit_code == 0 and "dry run" in dry.output
+    assert record.read_bytes() == before
+
+    result = govrl(*collect)
+    assert result.exit_code == 0, result.output
+    # the table changed, so the estimate that stayed now cites the new file's digest
+    assert "0 added, 2 changed, 1 removed" in result.output
+    assert "~ evaluation.metrics[sim-return]" in result.output
+    assert "~ evaluation.off_policy[dr]\n      provenance.artifact_sha256: sha256:" in result.output
+    assert "value: 41.0 -> 42.5" in result.output and "history.last: 41.0 -> 42.5" in result.output
+    assert "- evaluation.off_policy[dr-shifted]" in result.output
+    assert dry.output.replace("dry run: the file was not changed\n", "") == result.output
+    second = evaluation(record)
+    metric = next(m for m in second["metrics"] if m["id"] == "sim-return")
+    assert metric["value"] == 42.5 and metric["history"]["steps"] == 2
+    assert [e["id"] for e in second["off_policy"]] == ["dr"]
+    old_dr, new_dr = first["off_policy"][0], second["off_policy"][0]
+    assert {k: v for k, v in new_dr.items() if k != "provenance"} == {
+        k: v for k, v in old_dr.items() if k != "provenance"
+    }
+
+
+def test_hand_written_entries_are_not_overwritten_without_replace(
+    demo_store: DemoStore, record: Path
+) -> None:
+    text = record.read_text().replace(
+        "evaluation:\n  metrics:\n",
+        "evaluation:\n  metrics:\n    - id: dose-change-too-large-rate\n"
+        "      name: Dose changes of two bins or more\n      description: Counted by hand.\n"
+        "      value: 0.5\n",
+    )
+    record.write_text(text)
+    result = collect_demo(record, demo_store.tracking_uri)
+    assert result.exit_code == 1
+    assert (
+        "hand-written" in result.output and "metrics[dose-change-too-large-rate]" in result.output
+    )
+    assert record.read_text() == text
+
+    result = collect_demo(record, demo_store.tracking_uri, "--replace")
+    assert result.exit_code == 0, result.output
+    metric = next(
+        m for m in evaluation(record)["metrics"] if m["id"] == "dose-change-too-large-rate"
+    )
+    assert metric["value"] == 0.031 and metric["provenance"]["source"] == "mlflow"
+    assert metric["description"] == "Counted by hand."  # descriptions the source lacks are kept
+    assert metric["name"] == "Dose-change-too-large rate"  # the source names it: the source wins
+
+
+def test_a_closed_port_fails_fast_with_exit_3(record: Path) -> None:
+    before = record.read_bytes()
+    url = f"http://127.0.0.1:{free_port()}"
+    start = time.monotonic()
+    result = collect_demo(record, url)
+    assert time.monotonic() - start < FAST
+    assert result.exit_code == 3
+    assert f"cannot reach MLflow at {url}" in result.output
+    assert record.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("selection", "message"),
+    [
+        (["--model", "sepsis-policy@nope"], "no alias 'nope'"),
+        (["--model", "sepsis-policy/9"], "version=9) not found"),
+        (["--model", "no-such-model@candidate"], "no-such-model not found"),
+        (["--run", "0" * 32], "not found"),
+        (["--experiment", "no-such-experiment"], "no experiment 'no-such-experiment'"),
+    ],
+)
+def test_a_wrong_name_is_exit_1_with_what_was_wrong(
+    mlflow_server: MlflowServer, record: Path, selection: list[str], message: str
+) -> None:
+    before = record.read_bytes()
+    start = time.monotonic()
+    result = govrl("collect", "mlflow", record, "--tracking-uri", mlflow_server.url, *selection)
+    assert time.monotonic() - start < FAST
+    assert result.exit_code == 1, result.output
+    assert message in result.output
+    if "nope" in message:
+        assert "its aliases: candidate" in result.output
+    assert record.read_bytes() == before
+
+
+def test_a_server_killed_mid_collection_leaves_the_record_untouched(
+    demo_store: DemoStore, record: Path, tmp_path: Path
+) -> None:
+    shutil.copy(demo_store.folder / "mlflow.db", tmp_path / "mlflow.db")
+    server = start_server(tmp_path / "mlflow.db", tmp_path / "artifacts")
+    try:
+        before = record.read_bytes()
+        start = time.monotonic()
+        # three answers arrive (model, run, child runs), then the server dies
+        with counting_requests(before=lambda n: server.kill() if n == 4 else None) as requests:
+            result = collect_demo(record, server.url)
+        assert time.monotonic() - start < FAST
+        assert result.exit_code == 3, (result.output, requests.paths)
+        assert server.process.poll() is not None and requests.total == 4
+        assert f"cannot reach MLflow at {server.url}" in result.output
+        assert record.read_bytes() == before
+    finally:
+        server.stop()
+
+
+def test_a_missing_sqlite_database_is_refused_not_created(
+    record: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    before = record.read_bytes()
+    result = collect_demo(record, "sqlite:///missing/mlflow.db")
+    assert result.exit_code == 3
+    assert "no MLflow database at missing/mlflow.db" in result.output
+    assert not (tmp_path / "missing").exists() and not (tmp_path / "mlflow.db").exists()
+    assert record.read_bytes() == before
+
+
+def test_a_hung_server_is_given_up_on_after_the_timeout(record: Path) -> None:
+    with socket.socket() as listener:  # accepts connections, never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        start = time.monotonic()
+        result = collect_demo(record, url, "--timeout", "1")
+        assert time.monotonic() - start < 5
+    assert result.exit_code == 3
+    assert "no answer within 1 s" in result.output
+
+
+def test_a_sqlite_file_that_is_not_an_mlflow_store_is_left_alone(
+    record: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "app.db"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE users (name TEXT)")
+    before = other.read_bytes()
+    result = collect_demo(record, f"sqlite:///{other}")
+    assert result.exit_code == 3
+    assert "is not an MLflow database" in result.output
+    assert other.read_bytes() == before  # MLflow would have added its tables
+
+
+def test_credentials_in_the_tracking_uri_never_reach_the_record() -> None:
+    assert public_uri("https://ada:s3cret@mlflow.example.org:8443/team/?token=x") == (
+        "https://mlflow.example.org:8443/team"
+    )
+    assert public_uri("sqlite:////srv/mlflow.db") == "sqlite:////srv/mlflow.db"
+
+
+def test_a_mapping_brings_in_training_curves_and_overrides_descriptions(
+    demo_store: DemoStore, record: Path, tmp_path: Path
+) -> None:
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(
+        "metrics:\n"
+        "  - {key: train/td_loss, id: td-loss, name: TD loss, higher_is_better: false,"
+        " value: best}\n"
+        "describe:\n"
+        "  off_policy:\n"
+        "    wis-internal: {notes: Weights degenerate; do not rely on it.}\n"
+    )
+    result = collect_demo(record, demo_store.tracking_uri, "--mapping", mapping)
+    assert result.exit_code == 0, result.output
+    ev = evaluation(record)
+    loss = next(m for m in ev["metrics"] if m["id"] == "td-loss")
+    history = loss["history"]
+    assert loss["name"] == "TD loss" and loss["provenance"]["metric_key"] == "train/td_loss"
+    assert len(history["points"]) <= 200 and history["steps"] == 199_800
+    assert history["points"][0]["step"] == 0 and history["points"][-1]["step"] == 199_800
+    assert loss["value"] == history["best"] == min(p["value"] for p in history["points"])
+    wis = next(e for e in ev["off_policy"] if e["id"] == "wis-internal")
+    assert wis["notes"] == "Weights degenerate; do not rely on it."
+    assert "train/td_loss" not in result.output  # no longer among the keys left out
+
+
+def test_importing_the_commands_does_not_import_mlflow() -> None:
+    code = (
+        "import sys; from click.testing import CliRunner;"
+        "from govrl.cli.collect_cmds import COMMANDS; import govrl.collect, govrl.publish;"
+        "import govrl.sources.mlflow, govrl.sources.demo_store;"
+        "CliRunner().invoke(COMMANDS[0], ['mlflow', '--help']);"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'mlflow'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------ files
+
+
+def test_plain_files_collect_by_the_same_convention(record: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "evidence"
+    (folder / "tables").mkdir(parents=True)
+    (folder / "tables" / "subgroups.csv").write_text(
+        "attribute,group,metric,n,value,ci_low,ci_high,ci_level\n"
+        "region,north,Mean return,412,39.1,37.0,41.2,0.95\n"
+    )
+    (folder / "evidence.yaml").write_text(
+        "runs:\n"
+        "  - id: sim-eval-7\n"
+        "    experiment: shelf-ranker/eval\n"
+        "    tags: {govrl.metric.return.name: Simulated return}\n"
+        "    metrics:\n"
+        "      eval/return/value: [{step: 0, value: 30.5}, {step: 1, value: 38.0}]\n"
+        "      eval/return/ci_low: 36.1\n"
+        "      eval/return/ci_high: 39.9\n"
+        "      eval/return/ci_level: 0.9\n"
+        "      ope/WIS/value: 37.2\n"
+        "      stress/sensor-fault/dropped_frames/value: 0.04\n"
+        "      stress/sensor-fault/dropped_frames/passed: 1\n"
+        "    artifacts: [tables/subgroups.csv]\n"
+    )
+    result = govrl("collect", "file", record, "--from", folder / "evidence.yaml")
+    assert result.exit_code == 0, result.output
+    assert "4 added" in result.output
+    assert "off_policy[wis].target: the source does not say; wrote a TODO" in result.output
+    ev = evaluation(record)
+    ret = next(m for m in ev["metrics"] if m["id"] == "return")
+    assert (ret["name"], ret["value"], ret["ci_level"], ret["history"]["best"]) == (
+        "Simulated return",
+        38.0,
+        0.9,
+        38.0,
+    )
+    assert ret["provenance"] == ret["provenance"] | {
+        "source": "file",
+        "run_id": "sim-eval-7",
+        "artifact_path": "evidence/evidence.yaml",
+        "metric_key": "eval/return/value",
+    }
+    stress = ev["stress_tests"][0]
+    assert (stress["id"], stress["kind"], stress["scenario"], stress["passed"]) == (
+        "dropped-frames",
+        "sensor-fault",
+        "dropped frames",
+        True,
+    )
+    subgroup = ev["subgroups"][0]
+    table = (folder / "tables" / "subgroups.csv").read_bytes()
+    assert subgroup["provenance"]["artifact_path"] == "evidence/tables/subgroups.csv"
+    assert subgroup["provenance"]["artifact_sha256"][7:] == hashlib.sha256(table).hexdigest()
+
+    points = tmp_path / "points.csv"
+    points.write_text("key,step,value\neval/return/value,0,30.5\neval/return/value,1,38.5\n")
+    result = govrl("collect", "file", record, "--from", points)  # collected: replaced freely
+    assert result.exit_code == 0, result.output
+    assert "value: 38.0 -> 38.5" in result.output
+
+
+@pytest.mark.parametrize(
+    ("evidence", "message"),
+    [
+        ("metrics: {eval/a/value: 1.0, eval/a/ci_low: 0.5}\n", "has an interval but no ci_level"),
+        ("metrics: {ope/WIS/value: 1.0, ope/WIS/ess: 2.5, ope/WIS/episodes: 3.5}\n", "whole"),
+        ("metrics: {eval/a/value: .nan}\n", "finite number"),
+        ("metrics: {stress/x/passed: 0.5}\n", "must be 0 or 1"),
+        ("metrics: {ope/WIS/value: 1.0, ope/wis/value: 2.0}\n", "comes from both"),
+        ("metrics: {}\nartifacts: [govrl/ope.csv]\n", "row 1: unknown column(s) colour"),
+        ("metrics: {}\nartifacts: [../outside.csv]\n", "must stay inside"),
+    ],
+)
+def test_bad_evidence_is_refused_with_where_and_why(
+    record: Path, tmp_path: Path, evidence: str, message: str
+) -> None:
+    (tmp_path / "govrl").mkdir()
+    (tmp_path / "govrl" / "ope.csv").write_text("id,colour\nwis,blue\n")
+    source = tmp_path / "evidence.yaml"
+    source.write_text(evidence)
+    before = record.read_bytes()
+    result = govrl("collect", "file", record, "--from", source)
+    assert result.exit_code == 1, result.output
+    assert message in result.output.replace("\n", " ")
+    assert record.read_bytes() == before
+
+
+# ------------------------------------------------------------- convention
+
+
+@pytest.mark.parametrize(
+    ("key", "parsed"),
+    [
+        ("ope/WIS/internal/ci_low", ("off_policy", ("WIS", "internal"), "ci_low")),
+        ("ope/DR/ess", ("off_policy", ("DR",), "ess")),
+        ("eval/mortality", ("metrics", ("mortality",), "value")),
+        (
+            "stress/edge-case/high_dose/baseline",
+            ("stress_tests", ("edge-case", "high_dose"), "baseline"),
+        ),
+        (
+            "subgroup/age band/80 and over/return/n",
+            ("subgroups", ("age band", "80 and over", "return"), "n"),
+        ),
+        ("subgroup/age band/return", None),
+        ("ood/auroc", ("ood_detection", (), "auroc")),
+        ("ood/method", None),
+        ("train/loss", None),
+        ("ope//value", None),
+    ],
+)
+def test_metric_keys_map_to_sections_by_the_documented_convention(
+    key: str, parsed: tuple[str, tuple[str, ...], str] | None
+) -> None:
+    assert Convention().classify(key) == parsed
+
+
+def test_a_history_summary_keeps_first_last_and_best_and_states_the_final_window() -> None:
+    values = [10.0 - 0.01 * i + (20.0 if i == 617 else 0.0) for i in range(1000)]
+    points = [(i * 10, 0, v) for i, v in enumerate(values)]
+    summary = summarise(list(reversed(points)), higher_is_better=True, window=10, max_points=200)
+    steps = [p["step"] for p in summary["points"]]
+    assert len(steps) <= 200 and steps == sorted(steps)
+    assert steps[0] == 0 and steps[-1] == 9990 and 6170 in steps
+    assert (summary["best"], summary["last"], summary["steps"]) == (values[617], values[-1], 9990)
+    tail = values[-10:]
+    assert summary["window_mean"] == pytest.approx(statistics.fmean(tail))
+    assert summary["window_std"] == pytest.approx(statistics.pstdev(tail))
+    assert (summary["window_min"], summary["window_max"]) == (min(tail), max(tail))
+    lowest = summarise(points, higher_is_better=False)
+    assert lowest["best"] == min(values)
