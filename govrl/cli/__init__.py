@@ -59,9 +59,27 @@ def main(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from govrl.cli import assess_cmds, fill_cmds, record_cmds, review_cmds, sign_cmds
+    from govrl.cli import (
+        archive_cmds,
+        assess_cmds,
+        collect_cmds,
+        fill_cmds,
+        record_cmds,
+        render_cmds,
+        review_cmds,
+        sign_cmds,
+    )
 
-    modules = (record_cmds, assess_cmds, fill_cmds, sign_cmds, review_cmds)
+    modules = (
+        record_cmds,
+        assess_cmds,
+        fill_cmds,
+        collect_cmds,
+        render_cmds,
+        sign_cmds,
+        archive_cmds,
+        review_cmds,
+    )
     for module in modules:
         for command in module.COMMANDS:
             main.add_command(command)

@@ -1,0 +1,41 @@
+"""The tamper-evident archive: signed documents kept by content address, chained in a log.
+
+``Archive`` adds and lists, ``verify_store`` and ``verify_bundle`` check, and
+``export`` writes one system's bundle for a regulator. Storage goes through
+``Storage`` (a folder today; an MLflow artifact store can follow).
+"""
+
+from govrl.archive.bundle import ExportResult, export
+from govrl.archive.check import ArchiveReport, Finding, verify_bundle, verify_store
+from govrl.archive.log import Entry, Head
+from govrl.archive.storage import DirectoryStorage, Storage, ZipStorage
+from govrl.archive.store import (
+    DEFAULT_STORE,
+    STORE_ENV,
+    AddResult,
+    Archive,
+    ArchiveDamaged,
+    DocumentRefused,
+    PolicyFile,
+)
+
+__all__ = [
+    "DEFAULT_STORE",
+    "STORE_ENV",
+    "AddResult",
+    "Archive",
+    "ArchiveDamaged",
+    "ArchiveReport",
+    "DirectoryStorage",
+    "DocumentRefused",
+    "Entry",
+    "ExportResult",
+    "Finding",
+    "Head",
+    "PolicyFile",
+    "Storage",
+    "ZipStorage",
+    "export",
+    "verify_bundle",
+    "verify_store",
+]

@@ -1,0 +1,156 @@
+"""Re-verifying every archived document's signatures, on every core when there are many.
+
+pyHanko's difference analysis costs about 0.1 s per signed approval, all of it
+CPU, so documents are checked in forked worker processes. Fork only: a spawned
+worker would re-run ``python -m govrl`` as its main module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import os
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from govrl.archive.documents import Checked, check_signatures
+from govrl.archive.storage import CorruptMember, Storage
+from govrl.errors import GovrlError
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from govrl.archive.check import ArchiveReport
+    from govrl.archive.log import Entry
+    from govrl.policy import Policy
+
+_Task = tuple[bytes, bytes, tuple[bytes, ...], dt.date]
+_BATCH = 16  # documents in flight per worker: bounds memory at a few MB per worker
+
+
+def check_all(
+    report: ArchiveReport,
+    storage: Storage,
+    entries: list[Entry],
+    intact: set[str],
+    trust: list[x509.Certificate] | None,
+    *,
+    jobs: int | None = None,
+) -> None:
+    """Re-run ``verify`` on each intact document, judging expiry as of the day it was added."""
+    todo: list[Entry] = []
+    skipped: list[Entry] = []
+    intact_entries = [e for e in entries if e.object_keys()["document"] in intact]
+    policies = {key: _policy_bytes(report, storage, key) for key in _policy_keys(intact_entries)}
+    for entry in intact_entries:
+        (todo if policies[entry.object_keys()["policy"]] is not None else skipped).append(entry)
+    for entry in skipped:
+        report.warn(
+            "signature-skipped",
+            entry.object_keys()["policy"],
+            f"entry {entry.sequence}'s signatures not checked: its policy is unavailable",
+            entry.sequence,
+        )
+    roots = tuple(_der(cert) for cert in trust or [])
+    results = _run(
+        (
+            (
+                storage.read(e.object_keys()["document"]),
+                policies[e.object_keys()["policy"]] or b"",
+                roots,
+                e.added_on,
+            )
+            for e in todo
+        ),
+        len(todo),
+        jobs,
+    )
+    for entry, checked in zip(todo, results, strict=True):
+        _judge(report, entry, checked)
+        report.signatures_checked += 1
+
+
+def _policy_keys(entries: list[Entry]) -> list[str]:
+    return sorted({e.object_keys()["policy"] for e in entries})
+
+
+def _policy_bytes(report: ArchiveReport, storage: Storage, key: str) -> bytes | None:
+    """The archived policy's bytes, if they are there and still load as a policy."""
+    try:
+        data = storage.read(key)
+        _load_policy(data)
+    except (KeyError, CorruptMember):
+        return None
+    except GovrlError as exc:
+        report.error("policy-unreadable", key, f"not a valid policy: {exc.message}")
+        return None
+    return data
+
+
+def _der(cert: x509.Certificate) -> bytes:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return cert.public_bytes(Encoding.DER)
+
+
+def _run(tasks: Iterator[_Task], count: int, jobs: int | None) -> Iterator[Checked]:
+    workers = min(jobs or os.cpu_count() or 1, count)
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        yield from map(_work, tasks)
+        return
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        batch: list[_Task] = []
+        for task in tasks:
+            batch.append(task)
+            if len(batch) == workers * _BATCH:
+                yield from pool.map(_work, batch)
+                batch = []
+        yield from pool.map(_work, batch)
+
+
+def _work(task: _Task) -> Checked:
+    document, policy, roots, on = task
+    from cryptography import x509
+
+    trust = [x509.load_der_x509_certificate(der) for der in roots] or None
+    return check_signatures(document, policy=_load_policy(policy), trust=trust, today=on)
+
+
+@cache
+def _load_policy(data: bytes) -> Policy:
+    from govrl.policy import load_policy
+
+    with tempfile.TemporaryDirectory(prefix="govrl-archive-") as folder:
+        path = Path(folder) / "policy.yaml"
+        path.write_bytes(data)
+        return load_policy(path)
+
+
+def _judge(report: ArchiveReport, entry: Entry, checked: Checked) -> None:
+    """New problems are errors; those recorded when it was archived stay warnings."""
+    where = entry.object_keys()["document"]
+    label = f"entry {entry.sequence} ({entry.document.file_name})"
+    if checked.record_digest not in (None, entry.record.digest):
+        report.error(
+            "record-mismatch",
+            where,
+            f"{label} carries record {checked.record_digest}, the entry names "
+            f"{entry.record.digest}",
+            entry.sequence,
+        )
+    archived = set(entry.verification.problems)
+    for problem in checked.verification.problems:
+        if problem not in archived:
+            report.error("signature", where, f"{label}: {problem}", entry.sequence)
+    if archived:
+        report.warn(
+            "archived-unverified",
+            where,
+            f"{label} was archived unverified: " + "; ".join(sorted(archived)),
+            entry.sequence,
+        )

@@ -1,0 +1,332 @@
+"""Commands for the archive: add signed documents, list, verify, export a regulator's bundle."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from govrl.cli.assess_cmds import POLICY
+from govrl.cli.record_cmds import EXISTING_FILE, FILE, echo_json
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from govrl.archive import Archive, ArchiveReport, Head
+
+STORE = click.option(
+    "--store",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="GOVRL_ARCHIVE",
+    default="govrl-archive",
+    show_default=True,
+    show_envvar=True,
+    help="The archive folder.",
+)
+TRUST = click.option(
+    "--trust",
+    type=EXISTING_FILE,
+    multiple=True,
+    help="A trusted CA certificate (repeatable); without one, trust is not checked.",
+)
+JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+BY = click.option("--by", "who", help="Who is acting, for the record (default: user@host).")
+DATE = click.DateTime(["%Y-%m-%d"])
+
+
+def _roots(trust: tuple[Path, ...]) -> list[x509.Certificate] | None:
+    from govrl.keys import load_certificates
+
+    return [cert for path in trust for cert in load_certificates(path)] if trust else None
+
+
+def _archive(store: Path) -> Archive:
+    from govrl.archive import Archive
+
+    return Archive.at(store)
+
+
+@click.group()
+def archive() -> None:
+    """The tamper-evident archive of signed documents, and bundles for regulators.
+
+    Documents and their records are kept by SHA-256 under objects/, and each
+    addition is an entry in log.jsonl that names the hash of the entry before
+    it; HEAD names the last. `verify` finds any change, loss or reordering.
+    """
+
+
+@archive.command("add")
+@click.argument("pdfs", nargs=-1, required=True, type=EXISTING_FILE)
+@STORE
+@POLICY
+@TRUST
+@click.option(
+    "--allow-unverified",
+    is_flag=True,
+    help="Archive documents that fail verification; the entry records why.",
+)
+@BY
+@JSON
+def add(
+    pdfs: tuple[Path, ...],
+    store: Path,
+    policy_path: Path | None,
+    trust: tuple[Path, ...],
+    allow_unverified: bool,
+    who: str | None,
+    as_json: bool,
+) -> None:
+    """Verify and archive signed govrl documents (approvals, model cards).
+
+    A document that is not a govrl document, or whose verification fails, is
+    refused unless --allow-unverified. Adding a document again adds nothing.
+    Exits 1 if any document was refused; the others are still archived.
+    """
+    from govrl.archive import DocumentRefused, PolicyFile
+    from govrl.errors import InputError
+
+    target = _archive(store)
+    policy = PolicyFile.load(policy_path)
+    roots = _roots(trust)
+    results, refused = [], []
+    for pdf in pdfs:
+        try:
+            result = target.add(
+                pdf, policy=policy, trust=roots, allow_unverified=allow_unverified, added_by=who
+            )
+        except (InputError, DocumentRefused) as exc:
+            refused.append({"file": str(pdf), "error": exc.diagnostics()})
+            if not as_json:
+                click.echo(f"error: {exc.diagnostics()}", err=True)
+            continue
+        results.append(result)
+        if as_json:
+            continue
+        entry = result.entry
+        for note in result.notes:
+            click.echo(f"note: {note}", err=True)
+        if result.already:
+            click.echo(f"{pdf}: already archived as entry {entry.sequence}")
+            continue
+        click.echo(
+            f"{pdf}: archived as entry {entry.sequence} ({entry.system.id} "
+            f"{entry.system.version or '?'}, {entry.document.kind or 'document'}, "
+            f"{entry.verdict or 'no verdict'}) {entry.document.digest}"
+        )
+        for problem in entry.verification.problems:
+            click.echo(f"warning: archived unverified: {problem}", err=True)
+    if as_json:
+        echo_json({"archived": [r.as_dict() for r in results], "refused": refused})
+    if refused:
+        raise SystemExit(1)
+
+
+@archive.command("list")
+@STORE
+@click.option("--system", help="Only this system (its id or name).")
+@click.option("--version", "version", help="Only this system version.")
+@click.option("--verdict", "--decision", "verdict", help="Only this verdict, e.g. approve.")
+@click.option("--kind", help="Only this kind of document: approval or model-card.")
+@click.option("--since", type=DATE, help="Only entries added on or after this date.")
+@click.option("--until", type=DATE, help="Only entries added on or before this date.")
+@JSON
+def list_(
+    store: Path,
+    system: str | None,
+    version: str | None,
+    verdict: str | None,
+    kind: str | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    as_json: bool,
+) -> None:
+    """List archived documents, oldest first. Reads the log only; `verify` checks it."""
+    target = _archive(store)
+    target.require()
+    lines = target.lines()
+    damaged = sum(1 for line in lines if line.entry is None)
+    chosen = [
+        e
+        for e in (line.entry for line in lines)
+        if e is not None
+        and (system is None or system in (e.system.id, e.system.name))
+        and (version is None or e.system.version == version)
+        and (verdict is None or e.verdict == verdict)
+        and (kind is None or e.document.kind == kind)
+        and (since is None or e.added_on >= since.date())
+        and (until is None or e.added_on <= until.date())
+    ]
+    if damaged:
+        click.echo(
+            f"warning: {damaged} log line(s) are damaged and not listed; "
+            "run `govrl archive verify`",
+            err=True,
+        )
+    if as_json:
+        echo_json([e.model_dump(mode="json") for e in chosen])
+        return
+    if not chosen:
+        click.echo("no archived documents match")
+        return
+    click.echo(
+        f"{'entry':>6}  {'added':10}  {'system':20} {'version':10} {'kind':11} "
+        f"{'verdict':22} {'valid until':11} signed by"
+    )
+    for e in chosen:
+        roles = ", ".join(s.role for s in e.signers) or "-"
+        flag = "" if e.verification.ok else "  [archived unverified]"
+        click.echo(
+            f"{e.sequence:>6}  {e.added_at[:10]}  {e.system.id:20} {e.system.version or '?':10} "
+            f"{e.document.kind or '?':11} {e.verdict or '?':22} {e.valid_until or '?':11} "
+            f"{roles}{flag}"
+        )
+
+
+def _head(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Head | None:
+    from govrl.archive import Head
+
+    if value is None:
+        return None
+    sequence, _, digest = value.partition(":")
+    try:
+        return Head.decode(f'{{"sequence": {int(sequence)}, "hash": "{digest}"}}'.encode())
+    except ValueError:
+        raise click.BadParameter("give SEQUENCE:sha256:HEX, as `archive verify` prints") from None
+
+
+@archive.command("verify")
+@click.argument("target", required=False, type=click.Path(path_type=Path, exists=True))
+@STORE
+@click.option(
+    "--no-signatures", is_flag=True, help="Skip re-verifying signatures (hashes and chain only)."
+)
+@TRUST
+@click.option(
+    "--expect-head",
+    callback=_head,
+    metavar="SEQ:sha256:HEX",
+    help="A head recorded elsewhere earlier; the log must still hold it.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 256),
+    help="Processes re-verifying signatures at once (default: one per CPU).",
+)
+@JSON
+@click.pass_context
+def verify(
+    ctx: click.Context,
+    target: Path | None,
+    store: Path,
+    no_signatures: bool,
+    trust: tuple[Path, ...],
+    expect_head: Head | None,
+    jobs: int | None,
+    as_json: bool,
+) -> None:
+    """Check an archive (or a bundle.zip from `export`): every object, the chain, the head,
+    and every signature.
+
+    Reports each changed, missing, unlisted or reordered entry or file, a
+    truncated log and a broken head. Exits 0 when all holds, 1 otherwise.
+    """
+    from govrl.archive import verify_bundle, verify_store
+    from govrl.errors import UsageError
+
+    explicit = ctx.get_parameter_source("store") is not click.core.ParameterSource.DEFAULT
+    if target is not None and explicit:
+        raise UsageError("give a bundle or --store, not both")
+    roots = _roots(trust)
+    if target is not None and target.is_file():
+        report = verify_bundle(
+            target, signatures=not no_signatures, trust=roots, expect_head=expect_head, jobs=jobs
+        )
+    else:
+        report = verify_store(
+            _archive(target or store),
+            signatures=not no_signatures,
+            trust=roots,
+            expect_head=expect_head,
+            jobs=jobs,
+        )
+    _print_report(report, as_json)
+    if not report.ok:
+        raise SystemExit(1)
+
+
+def _print_report(report: ArchiveReport, as_json: bool) -> None:
+    if as_json:
+        echo_json(report.as_dict())
+        return
+    head = f"head {report.head.sequence} {report.head.hash}" if report.head else "no head"
+    signatures = (
+        f", {report.signatures_checked} documents' signatures re-verified"
+        if report.signatures_checked
+        else ""
+    )
+    click.echo(
+        f"{report.source}: {'VERIFIED' if report.ok else 'FAILED'} ({report.kind}, "
+        f"{report.entries} entries, {report.objects} objects{signatures}; {head})"
+    )
+    for finding in report.warnings:
+        click.echo(f"warning: {finding}", err=True)
+    for finding in report.errors:
+        click.echo(f"error: {finding}", err=True)
+    if report.findings:
+        click.echo(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+
+
+@archive.command("export")
+@STORE
+@click.option("--system", required=True, help="The system to export (its id or name).")
+@click.option("-o", "--output", type=FILE, required=True, help="The bundle to write (.zip).")
+@BY
+@JSON
+def export(store: Path, system: str, output: Path, who: str | None, as_json: bool) -> None:
+    """Write one system's documents, records and chained log entries as a bundle for a
+    regulator, with a README that explains how to check it.
+
+    Refuses to export from an archive that does not verify (signatures aside).
+    """
+    from govrl.archive import export as export_bundle
+    from govrl.archive.store import default_user
+
+    result = export_bundle(_archive(store), system, output, exported_by=who or default_user())
+    if as_json:
+        echo_json(
+            {
+                "output": str(result.output),
+                "system": result.system,
+                "entries": result.entries,
+                "files": result.files,
+                "bytes": result.size,
+            }
+        )
+    else:
+        click.echo(
+            f"wrote {output}: {result.entries} entries for {result.system}, "
+            f"{result.files} files, {result.size} bytes"
+        )
+
+
+@archive.command("repair")
+@STORE
+def repair(store: Path) -> None:
+    """Tidy up after an interrupted add: set aside a torn last log line HEAD never recorded,
+    bring a lagging HEAD up to date, and move objects of unfinished adds to quarantine/.
+
+    Refuses anything else: real damage needs a backup, and `verify` names it.
+    """
+    target = _archive(store)
+    target.require()
+    done = target.repair()
+    for action in done:
+        click.echo(action)
+    if not done:
+        click.echo("nothing to repair")
+
+
+COMMANDS = [archive]
