@@ -175,10 +175,10 @@ def new_reviewer(
         ca=False,
         not_before=not_before,
     )
-    return _write_pair(out_dir, _stem(name), key, cert, passphrase)
+    return _write_pair(out_dir, file_stem(name), key, cert, passphrase)
 
 
-def _stem(name: str) -> str:
+def file_stem(name: str) -> str:
     stem = "".join(c if c.isalnum() or c in "-_." else "-" for c in name.strip()).strip("-.")
     if not stem:
         raise UsageError(f"cannot make a file name from {name!r}")
@@ -297,7 +297,7 @@ def import_pkcs12(bundle: Path, name: str, out_dir: Path, passphrase: bytes) -> 
     from cryptography.hazmat.primitives import serialization
 
     creds = load_pkcs12(bundle, passphrase)
-    files = _write_pair(out_dir, _stem(name), creds.key, creds.cert, passphrase)
+    files = _write_pair(out_dir, file_stem(name), creds.key, creds.cert, passphrase)
     chain = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in creds.chain)
     if chain:
         write_atomic(files.cert, files.cert.read_bytes() + chain)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import shlex
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from govrl.cli import main
@@ -30,7 +32,10 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     assert tests in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
 
 
-def test_readme_main_job_succeeds(runner: CliRunner) -> None:
+def test_readme_main_job_succeeds(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the main job writes into the current folder
     main_job, _ = _opening_commands()
     govrl_part = main_job.split(".venv/bin/govrl", 1)[1]
     result = runner.invoke(main, shlex.split(govrl_part), catch_exceptions=False)

@@ -63,6 +63,7 @@ def _register() -> None:
         archive_cmds,
         assess_cmds,
         collect_cmds,
+        demo_cmds,
         fill_cmds,
         record_cmds,
         render_cmds,
@@ -79,6 +80,7 @@ def _register() -> None:
         sign_cmds,
         archive_cmds,
         review_cmds,
+        demo_cmds,
     )
     for module in modules:
         for command in module.COMMANDS:

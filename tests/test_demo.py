@@ -1,0 +1,128 @@
+"""`govrl demo` runs the whole flow and leaves documents that stand up on their own."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from govrl.recordio import load_record
+from tests.conftest import EXAMPLES
+
+EXAMPLE = EXAMPLES / "grid-frequency-control.yaml"
+
+
+def govrl(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "govrl", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    where = tmp_path_factory.mktemp("demo")
+    result = govrl("demo", "--out", "run", cwd=where)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    return where / "run", result.stdout
+
+
+def test_every_file_the_summary_names_exists(demo: tuple[Path, str]) -> None:
+    out, text = demo
+    listed = [line.split()[0] for line in text.split("Produced:\n", 1)[1].splitlines() if line]
+    listed = [name for name in listed if name.startswith("run/")]
+    assert len(listed) >= 12
+    for name in listed:
+        assert (out.parent / name).exists(), name
+    assert not (out / ".signing").exists()  # the intermediate signed copies are gone
+
+
+def test_the_collected_evaluation_is_the_examples_with_provenance_in_the_store(
+    demo: tuple[Path, str],
+) -> None:
+    made = load_record(out_record := demo[0] / "grid-frequency-control.yaml").record
+    shipped = load_record(EXAMPLE).record
+    for section in ("metrics", "stress_tests", "subgroups"):
+        ours = {
+            e.model_dump_json(exclude={"provenance", "history"})
+            for e in getattr(made.evaluation, section)
+        }
+        theirs = {
+            e.model_dump_json(exclude={"provenance", "history"})
+            for e in getattr(shipped.evaluation, section)
+        }
+        assert ours == theirs, section
+        for entry in getattr(made.evaluation, section):
+            assert entry.provenance is not None
+            assert entry.provenance.tracking_uri.endswith("/run/mlflow/mlflow.db")
+            assert entry.provenance.model_name == "grid-sfc-policy"
+    curve = next(m for m in made.evaluation.metrics if m.history is not None)
+    assert [p.value for p in curve.history.points] == [
+        p.value
+        for p in next(m for m in shipped.evaluation.metrics if m.id == curve.id).history.points
+    ]
+    answered = {(c.id, item) for c in made.checklists for item in c.items}
+    expected = {(c.id, item) for c in shipped.checklists for item in c.items}
+    assert answered == expected and answered
+    assert out_record.exists()
+
+
+def test_the_signed_approval_verifies_with_govrl_and_with_poppler(demo: tuple[Path, str]) -> None:
+    out, _ = demo
+    signed = out / "approval-signed.pdf"
+    result = govrl(
+        "verify",
+        signed,
+        "--trust",
+        out / "keys/ca.cert.pem",
+        "--policy",
+        out / "policy.yaml",
+        "--json",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    roles = {s["role"] for s in report["signatures"]}
+    assert roles == {"owner", "domain-expert", "ethics-fairness", "independent-validator"}
+    assert report["missing_roles"] == [] and report["problems"] == []
+    decision = json.loads((out / "gate.json").read_text())
+    assert decision["verdict"] == "approve-with-conditions"
+    assert report["valid_until"] == decision["valid_until"]
+    poppler = subprocess.run(["pdfsig", str(signed)], capture_output=True, text=True).stdout
+    assert poppler.count("Signature is Valid.") == 4
+
+
+def test_the_archive_and_the_bundle_verify(demo: tuple[Path, str]) -> None:
+    out, _ = demo
+    trust = ("--trust", out / "keys/ca.cert.pem")
+    store = govrl("archive", "verify", "--store", out / "archive", *trust)
+    assert store.returncode == 0, store.stdout + store.stderr
+    bundle = govrl("archive", "verify", out / "regulator-bundle.zip", *trust)
+    assert bundle.returncode == 0, bundle.stdout + bundle.stderr
+
+
+def test_the_exports_parse_and_mlflow_holds_the_decision(demo: tuple[Path, str]) -> None:
+    from huggingface_hub import ModelCard
+    from mlflow import MlflowClient
+
+    out, _ = demo
+    card = ModelCard.load(out / "huggingface/README.md")
+    assert card.data.to_dict()["model-index"]
+    bom = json.loads((out / "bom.cdx.json").read_text())
+    assert bom["specVersion"] == "1.6"
+    uri = f"sqlite:///{out / 'mlflow/mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    version = client.get_model_version_by_alias("grid-sfc-policy", "candidate")
+    assert version.tags["govrl.decision"] == "approve-with-conditions"
+    record_digest = govrl("validate", out / "grid-frequency-control.yaml").stdout.split()[-1]
+    assert version.tags["govrl.record_digest"] == record_digest
+
+
+def test_a_folder_with_something_in_it_is_refused_and_left_alone(tmp_path: Path) -> None:
+    keep = tmp_path / "notes.txt"
+    keep.write_text("mine")
+    result = govrl("demo", "--out", tmp_path)
+    assert result.returncode == 2
+    assert "exists and is not an empty folder" in result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
