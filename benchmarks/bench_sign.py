@@ -1,0 +1,321 @@
+"""Sign and verify time of govrl next to bare pyHanko doing the same work on the same approval.
+
+Run by hand: `.venv/bin/python benchmarks/bench_sign.py [--profile]`. The document is the
+approval for examples/grid-frequency-control.yaml under examples/policies/grid.yaml
+(tier 3: four signature fields). A throw-away CA and four reviewers are made with
+govrl's own key functions in a temporary folder.
+
+sign: govrl's `sign_pdf` for the owner role (open, record digest check, policy
+preflight, stamp in the embedded Noto Sans font, PAdES signature, atomic synced
+write) against bare pyHanko signing the same bytes into the same existing field:
+a PdfSigner with a SimpleSigner and the identical stamp text and font, and also
+`signers.sign_pdf` with pyHanko's default stamp (built-in Courier, nothing embedded).
+Keys are loaded once, before timing, for both.
+
+verify: govrl's `verify_pdf` on the document signed by all four roles, against bare
+`validate_pdf_signature` (difference analysis on, pyHanko's defaults) over each embedded
+signature, with the same CA as the only trust root and a fresh ValidationContext per
+document for both.
+
+Prints medians of paired runs and ratios (govrl / bare); absolute times on a shared
+machine are noisy, ratios less so. `--profile` adds a cProfile breakdown of govrl's calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as dt
+import io
+import logging
+import pstats
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+EXAMPLE = ROOT / "examples" / "grid-frequency-control.yaml"
+POLICY = ROOT / "examples" / "policies" / "grid.yaml"
+DATE = dt.date(2026, 5, 1)
+CHECKED_ON = DATE + dt.timedelta(days=1)  # inside the approval's validity period
+PASSPHRASE = b"bench-sign passphrase"
+RUNS = 15
+SIGN_ROLE = "owner"
+
+
+def paired_medians(*actions: Any) -> list[float]:
+    """Median times of actions run in turn, so background load hits all alike."""
+    times: list[list[float]] = [[] for _ in actions]
+    for _ in range(RUNS):
+        for action, bucket in zip(actions, times, strict=True):
+            start = time.perf_counter()
+            action()
+            bucket.append(time.perf_counter() - start)
+    return [statistics.median(bucket) for bucket in times]
+
+
+class Setup:
+    """The approval, the keys, and a copy signed by every required role."""
+
+    def __init__(self, folder: Path) -> None:
+        from govrl import keys
+        from govrl.checklist import ChecklistLibrary
+        from govrl.policy import load_policy
+        from govrl.recordio import load_record
+        from govrl.render import Kind, render
+        from govrl.signing import sign_pdf
+
+        self.folder = folder
+        self.policy = load_policy(POLICY)
+        self.library = ChecklistLibrary.discover()
+        record = load_record(EXAMPLE).record
+        rendered = render(
+            record, kind=Kind.APPROVAL, policy=self.policy, library=self.library, on=DATE
+        )
+        self.roles = list(rendered.signature_fields)
+        self.approval = folder / "approval.pdf"
+        self.approval.write_bytes(rendered.content)
+        self.pages = rendered.pages
+        self.digest = rendered.digest
+
+        ca_files = keys.new_ca("Bench Org CA", folder / "ca", PASSPHRASE)
+        self.ca_cert_path = ca_files.cert
+        self.trust = keys.load_certificates(ca_files.cert)
+        ca = keys.load_credentials(ca_files.key, ca_files.cert, PASSPHRASE)
+        self.key_files: dict[str, keys.KeyFiles] = {}
+        self.creds: dict[str, keys.Credentials] = {}
+        for role in self.roles:
+            files = keys.new_reviewer(
+                f"Reviewer {role}", role, folder / "keys", PASSPHRASE, issuer=ca
+            )
+            self.key_files[role] = files
+            self.creds[role] = keys.load_credentials(
+                files.key, files.cert, PASSPHRASE, [ca_files.cert]
+            )
+
+        current = self.approval
+        for n, role in enumerate(self.roles):
+            out = folder / f"signed-{n}.pdf"
+            sign_pdf(
+                current, out, self.creds[role], role,
+                policy=self.policy, library=self.library, today=DATE,
+            )  # fmt: skip
+            current = out
+        self.fully_signed = current
+
+
+# ---------------------------------------------------------------- sign
+
+
+def sign_actions(setup: Setup) -> tuple[Any, Any, Any]:
+    """govrl's sign, bare PdfSigner with the same stamp, bare `signers.sign_pdf`."""
+    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.text import TextBoxStyle
+    from pyhanko.sign import fields, signers
+    from pyhanko.stamp import TextStampStyle
+
+    from govrl.keys import common_name
+    from govrl.signing import FONT, sign_pdf
+
+    role, creds = SIGN_ROLE, setup.creds[SIGN_ROLE]
+    files = setup.key_files[role]
+    bare_signer = signers.SimpleSigner.load(  # type: ignore[no-untyped-call]
+        str(files.key), str(files.cert), ca_chain_files=[str(setup.ca_cert_path)],
+        key_passphrase=PASSPHRASE,
+    )  # fmt: skip
+    assert bare_signer is not None
+    bare_font = GlyphAccumulatorFactory(str(FONT))  # govrl keeps one too (signing._stamp_font)
+    signer_name = common_name(creds.cert)
+    reason = f"govrl approval, role {role}, record {setup.digest}"
+    stamp = f"Signed by %(signer)s\nRole: {role}\nTime: %(ts)s\nRecord: {setup.digest[:23]}…"
+    style = TextStampStyle(
+        stamp_text=stamp,
+        text_box_style=TextBoxStyle(font=bare_font, font_size=7),
+        border_width=1,
+    )
+
+    def meta() -> Any:
+        return signers.PdfSignatureMetadata(
+            field_name=role,
+            md_algorithm="sha256",
+            subfilter=fields.SigSeedSubFilter.PADES,
+            reason=reason,
+            name=signer_name,
+            use_pades_lta=False,
+        )
+
+    source = setup.approval
+    out_dir = setup.folder / "sign-out"
+    out_dir.mkdir(exist_ok=True)
+
+    def govrl_sign() -> Any:
+        return sign_pdf(
+            source, out_dir / "govrl.pdf", creds, role,
+            policy=setup.policy, library=setup.library, today=DATE,
+        )  # fmt: skip
+
+    def bare_same_stamp() -> None:
+        writer = IncrementalPdfFileWriter(io.BytesIO(source.read_bytes()), strict=False)
+        with open(out_dir / "bare.pdf", "wb") as handle:
+            signers.PdfSigner(meta(), signer=bare_signer, stamp_style=style).sign_pdf(
+                writer, output=handle
+            )
+
+    def bare_default_stamp() -> None:
+        writer = IncrementalPdfFileWriter(io.BytesIO(source.read_bytes()), strict=False)
+        with open(out_dir / "bare-default.pdf", "wb") as handle:
+            signers.sign_pdf(writer, meta(), signer=bare_signer, output=handle)
+
+    return govrl_sign, bare_same_stamp, bare_default_stamp
+
+
+# ---------------------------------------------------------------- verify
+
+
+def verify_actions(setup: Setup) -> tuple[Any, Any]:
+    from asn1crypto import x509 as asn1_x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    from govrl.verify import verify_pdf
+
+    path = setup.fully_signed
+    roots = [asn1_x509.Certificate.load(c.public_bytes(Encoding.DER)) for c in setup.trust]
+
+    def govrl_verify() -> Any:
+        report = verify_pdf(path, policy=setup.policy, trust=setup.trust, today=CHECKED_ON)
+        assert report.ok, report.problems
+        return report
+
+    def bare_verify() -> Any:
+        reader = PdfFileReader(io.BytesIO(path.read_bytes()), strict=False)
+        context = ValidationContext(trust_roots=roots)
+        statuses = [validate_pdf_signature(s, context) for s in reader.embedded_signatures]
+        assert all(s.bottom_line for s in statuses), [s.summary() for s in statuses]
+        return statuses
+
+    return govrl_verify, bare_verify
+
+
+# ---------------------------------------------------------------- report
+
+
+def measure(setup: Setup) -> None:
+    govrl_sign, bare_sign, bare_default = sign_actions(setup)
+    govrl_verify, bare_verify = verify_actions(setup)
+    for action in (govrl_sign, bare_sign, bare_default, govrl_verify, bare_verify):
+        action()  # warm-up: imports, fonts, pyHanko's lazy setup
+    signatures = len(bare_verify())
+    size = setup.approval.stat().st_size / 1000
+    print(
+        f"approval: {EXAMPLE.name}, {setup.pages} pages, {size:.0f} kB, "
+        f"fields {', '.join(setup.roles)}; median of {RUNS} paired runs"
+    )
+    print(f"{'operation':34} {'govrl s':>8} {'bare s':>8} {'ratio':>6}")
+    ours, same, default = paired_medians(govrl_sign, bare_sign, bare_default)
+    print(f"{'sign ' + SIGN_ROLE + ' (same stamp and font)':34} {ours:8.3f} {same:8.3f} "
+          f"{ours / same:6.2f}")  # fmt: skip
+    print(f"{'sign ' + SIGN_ROLE + ' (pyHanko default stamp)':34} {ours:8.3f} {default:8.3f} "
+          f"{ours / default:6.2f}")  # fmt: skip
+    ours, bare = paired_medians(govrl_verify, bare_verify)
+    label = f"verify {signatures} signatures"
+    print(f"{label:34} {ours:8.3f} {bare:8.3f} {ours / bare:6.2f}")
+    print("target: govrl within 1.20x of bare")
+
+
+def profile(setup: Setup, count: int = 5) -> None:
+    """Where govrl's time goes: cumulative seconds per call of the functions that matter."""
+    govrl_sign, _, _ = sign_actions(setup)
+    govrl_verify, _ = verify_actions(setup)
+    govrl_sign(), govrl_verify()
+    watched = {
+        "sign": [
+            ("govrl/signing.py", "sign_pdf"),
+            ("govrl/pdfrecord.py", "open_pdf"),
+            ("pyhanko/pdf_utils/reader.py", "__init__"),
+            ("govrl/pdfrecord.py", "_attachment"),
+            ("govrl/signing.py", "record_of"),
+            ("govrl/signing.py", "preflight"),
+            ("govrl/gate.py", "decide"),
+            ("govrl/signing.py", "signature_fields"),
+            ("pyhanko/pdf_utils/incremental_writer.py", "__init__"),
+            ("govrl/signing.py", "_signer"),
+            ("pyhanko/sign/signers/pdf_signer.py", "sign_pdf"),
+            ("pyhanko/pdf_utils/font/opentype.py", "prepare_write"),
+            ("pyhanko/pdf_utils/font/opentype.py", "_extract_subset"),
+            ("govrl/fsutil.py", "write_atomic"),
+            ("~", "<built-in method posix.fsync>"),
+        ],
+        "verify": [
+            ("govrl/verify.py", "verify_pdf"),
+            ("govrl/pdfrecord.py", "open_pdf"),
+            ("pyhanko/pdf_utils/reader.py", "__init__"),
+            ("govrl/pdfrecord.py", "_attachment"),
+            ("govrl/identity.py", "digest_of"),
+            ("govrl/verify.py", "_context"),
+            ("govrl/verify.py", "_check_signature"),
+            ("pyhanko/sign/validation/__init__.py", "validate_pdf_signature"),
+            ("pyhanko/sign/diff_analysis/policies.py", "review_file"),
+            ("pyhanko/sign/validation/pdf_embedded.py", "compute_integrity_info"),
+            ("pyhanko/sign/validation/pdf_embedded.py", "compute_digest"),
+            ("pyhanko/pdf_utils/reader.py", "get_object"),
+            ("pyhanko/pdf_utils/reader.py", "_read_object"),
+            ("pyhanko/pdf_utils/generic.py", "read_object"),
+        ],
+    }
+    for name, action in (("sign", govrl_sign), ("verify", govrl_verify)):
+        prof = cProfile.Profile()
+        prof.enable()
+        for _ in range(count):
+            action()
+        prof.disable()
+        stats = pstats.Stats(prof)
+        print(
+            f"\ncProfile of govrl {name}, per call (mean of {count}; the profiler inflates times):"
+        )
+        print(f"  {'function':62} {'calls':>7} {'cum s':>7}")
+        for (file, line, func), row in sorted(
+            stats.stats.items(),  # type: ignore[attr-defined]
+            key=lambda item: -item[1][3],
+        ):
+            for suffix, wanted in watched[name]:
+                if func == wanted and file.endswith(suffix) and row[3] / count >= 0.0005:
+                    calls, cum = row[1] / count, row[3] / count
+                    where = f"{suffix.rsplit('/', 1)[-1]}:{line}" if suffix != "~" else ""
+                    print(f"  {(where + ' ' + func).strip():62} {calls:7.0f} {cum:7.3f}")
+        print("  top 12 by own time:")
+        for (file, line, func), row in sorted(
+            stats.stats.items(),  # type: ignore[attr-defined]
+            key=lambda item: -item[1][2],
+        )[:12]:
+            short = "/".join(Path(file).parts[-2:]) if file != "~" else ""
+            print(f"    {short + ':' + str(line) + ' ' + func:72} {row[1] / count:8.0f} "
+                  f"{row[2] / count:7.3f}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", action="store_true", help="add a cProfile breakdown")
+    options = parser.parse_args()
+    logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # as verify_pdf sets it, for both
+    folder = Path(tempfile.mkdtemp(prefix="govrl-bench-sign-"))
+    try:
+        setup = Setup(folder)
+        measure(setup)
+        if options.profile:
+            profile(setup)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
