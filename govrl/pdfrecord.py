@@ -40,9 +40,15 @@ class GovrlPdf:
         return "no embedded record.json: not a govrl document"
 
 
+def damage_errors() -> tuple[type[BaseException], ...]:
+    """What pyHanko raises on a damaged or tampered file, rather than on a bug."""
+    from pyhanko.pdf_utils.misc import PdfError
+
+    return (PdfError, ValueError, KeyError, TypeError, IndexError, zlib.error)
+
+
 def open_pdf(path: Path) -> GovrlPdf:
     """Parse ``path`` as a PDF; a non-PDF or a broken one is a located input error."""
-    from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     try:
@@ -54,14 +60,14 @@ def open_pdf(path: Path) -> GovrlPdf:
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         info_dict = _info(reader)
-    except (PdfError, ValueError, KeyError, TypeError, IndexError) as exc:
+    except damage_errors() as exc:
         raise InputError([Problem(f"damaged PDF: {exc}", str(path))]) from None
     # A damaged attachment is a finding for the caller (verify still judges the signatures).
     record: bytes | None = None
     damage: str | None = None
     try:
         record = _attachment(reader, RECORD_ATTACHMENT)
-    except (PdfError, ValueError, KeyError, TypeError, IndexError, zlib.error) as exc:
+    except damage_errors() as exc:
         damage = str(exc) or type(exc).__name__
     return GovrlPdf(
         path,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from govrl.identity import digest_of
-from govrl.pdfrecord import open_pdf
+from govrl.pdfrecord import damage_errors, open_pdf
 from govrl.signing import FORCED_MARK
 
 if TYPE_CHECKING:
@@ -97,8 +97,18 @@ def _check_signature(
     usage = KeyUsageConstraints(
         key_usage={"digital_signature", "non_repudiation"}, match_all_key_usages=False
     )
-    status = validate_pdf_signature(embedded, context, key_usage_settings=usage)
     role = str(embedded.field_name)
+    try:
+        status = validate_pdf_signature(embedded, context, key_usage_settings=usage)
+    except damage_errors() as exc:
+        # A byte flipped inside a signed object can break parsing before any digest is
+        # compared: the document was changed all the same.
+        check = SignatureCheck(role, "unknown", None, False, None, "UNKNOWN", None, False)
+        check.problems.append(
+            f"signature {role!r}: the signed bytes were changed; the file no longer "
+            f"parses where they are ({type(exc).__name__}: {exc})"
+        )
+        return check
     cert = status.signing_cert
     signer = cert.subject.native.get("common_name", cert.subject.human_friendly)
     reason = str(embedded.sig_object.get("/Reason", ""))
@@ -174,10 +184,12 @@ def verify_pdf(
             f"document shows ({doc.shown_digest})"
         )
     context = _context(trust)
-    signatures = [
-        _check_signature(s, context, record_digest, trust is not None)
-        for s in doc.reader.embedded_signatures
-    ]
+    try:
+        embedded = list(doc.reader.embedded_signatures)
+    except damage_errors() as exc:
+        problems.append(f"the signature fields cannot be read: the file is damaged ({exc})")
+        embedded = []
+    signatures = [_check_signature(s, context, record_digest, trust is not None) for s in embedded]
     for check in signatures:
         problems.extend(check.problems)
         if check.forced:

@@ -149,6 +149,7 @@ def sha256(data: bytes) -> str:
 
 def verify_json(*args: str | Path) -> tuple[int, dict[str, Any]]:
     result = cli("verify", *args, "--json")
+    assert result.stdout, result.output  # an empty report means verify itself failed
     return result.exit_code, json.loads(result.stdout)
 
 

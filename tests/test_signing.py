@@ -317,6 +317,36 @@ def test_flipped_byte_in_signed_revision(fully_signed: Path, tmp_path: Path) -> 
     _expect_failure(bad, "the signed bytes were changed")
 
 
+def test_a_flipped_byte_anywhere_in_the_signed_revisions_fails_cleanly(
+    fully_signed: Path, tmp_path: Path
+) -> None:
+    """Wherever the byte falls (a stream, an xref, a dictionary), it is a finding, not a crash."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from govrl.errors import GovrlError
+    from govrl.policy import load_policy
+    from govrl.verify import verify_pdf
+
+    data = fully_signed.read_bytes()
+    with fully_signed.open("rb") as handle:
+        signatures = PdfFileReader(handle).embedded_signatures
+        # Bytes every signature covers: the first revision, outside the first /Contents.
+        start, first, second, _ = (int(n) for n in signatures[0].sig_object["/ByteRange"])
+    policy = load_policy(THREE)
+    for where in range(40, first - 1, max(1, (first - 40) // 12)):
+        bad = bytearray(data)
+        bad[where] ^= 0x01
+        path = tmp_path / f"flipped-{where}.pdf"
+        path.write_bytes(bytes(bad))
+        try:
+            report = verify_pdf(path, policy=policy)
+        except GovrlError:
+            continue  # refused as a damaged PDF before any signature: also a clean failure
+        assert not report.ok, f"a flipped byte at {where} went unnoticed"
+        assert report.problems
+    assert start == 0 and second > first
+
+
 def test_update_that_draws_over_the_page(fully_signed: Path, tmp_path: Path) -> None:
     from pyhanko.pdf_utils import generic
 
