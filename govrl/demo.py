@@ -159,7 +159,7 @@ def run_demo(out: Path, say: Callable[[str], None]) -> Demo:
     policy = load_policy(policy_file)
     full = load_record(examples / EXAMPLE).record
     roles = list(policy.tiers[full.system.risk_tier].signers)
-    demo = Demo(out, say, steps=16 + 2 * len(roles))
+    demo = Demo(out, say, steps=17 + 2 * len(roles))
     say(f"govrl demo: {full.system.name} {full.system.version}, tier {full.system.risk_tier}")
     say(f"writing into {demo.shown(out)}/\n")
 
@@ -306,6 +306,14 @@ def run_demo(out: Path, say: Callable[[str], None]) -> Demo:
         *("publish", record, "--tracking-uri", store.tracking_uri, "--model", store.model_ref),
         *("--decision-json", gate_file, "--pdf", signed, "--json"),
         summary=_says("model version tagged; record and approval logged on its run"),
+    )
+    demo.govrl(
+        "keep a copy of the archive on the model's run",
+        *("archive", "push", "--store", archive, "--tracking-uri", store.tracking_uri),
+        *("--model", store.model_ref, "--json"),
+        summary=lambda text: (
+            f"govrl-archive/ holds {_json(text)['entries']} entry, head {_json(text)['head'][:20]}…"
+        ),
     )
     return demo
 

@@ -20,13 +20,12 @@ import pytest
 from click.testing import CliRunner, Result
 
 from govrl.cli import main
-from govrl.cli.archive_cmds import archive as archive_group
 from tests.conftest import DATA
+from tests.mlflow_support import MlflowServer, demo_store, free_port, mlflow_server
 from tests.pki import PASSPHRASE, Pki, Reviewer, make_pki
 from tests.records import record_data
 
-if "archive" not in main.commands:  # until govrl/cli/__init__.py registers archive_cmds
-    main.add_command(archive_group)
+__all__ = ["demo_store", "mlflow_server"]  # fixtures, used by name
 
 THREE = DATA / "policy-three-signers.yaml"
 ROLES = ["owner", "domain-expert", "independent-validator"]
@@ -258,7 +257,7 @@ def test_list_filters_by_system_version_verdict_and_date(store: Path) -> None:
 def test_a_clean_store_verifies(store: Path, signed: Signed) -> None:
     result = cli("verify", "--store", store, "--trust", signed.pki.ca.cert)
     assert result.exit_code == 0, result.output
-    assert "VERIFIED (store, 3 entries, 7 objects, 3 documents' signatures re-verified" in (
+    assert "VERIFIED (store, 3 entries, 7 objects, signatures of 3 documents re-verified" in (
         result.output
     )
 
@@ -820,3 +819,85 @@ def test_list_loads_no_pdf_library(built_store: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------- the copy on MLflow
+
+
+def _model_with_a_run(server: MlflowServer) -> tuple[str, str]:
+    """A registered model version of its own, so tests do not share a copy."""
+    import uuid
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=server.url, registry_uri=server.url)
+    name = f"archived-{uuid.uuid4().hex[:8]}"
+    run = client.create_run(client.create_experiment(name)).info.run_id
+    client.create_registered_model(name)
+    version = client.create_model_version(name, source=f"runs:/{run}/policy", run_id=run)
+    return f"{name}/{version.version}", run
+
+
+def test_push_keeps_a_copy_on_the_models_run_that_verifies_on_its_own(
+    mlflow_server: MlflowServer, signed: Signed, tmp_path: Path
+) -> None:
+    store, (model, _run) = tmp_path / "store", _model_with_a_run(mlflow_server)
+    to_server = ("--tracking-uri", mlflow_server.url, "--model", model)
+    assert cli("add", signed.ranker_03, "--store", store, "--policy", THREE).exit_code == 0
+    first = cli("push", "--store", store, *to_server, "--json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output)["objects_uploaded"] == 4  # FORMAT, document, record, policy
+    for pdf in (signed.other, signed.ranker_04):
+        assert cli("add", pdf, "--store", store, "--policy", THREE).exit_code == 0
+    second = json.loads(cli("push", "--store", store, *to_server, "--json").output)
+    # Two documents and two records; the policy is in the copy already.
+    assert (second["new_entries"], second["objects_uploaded"], second["entries"]) == (2, 4, 3)
+    again = json.loads(cli("push", "--store", store, *to_server, "--json").output)
+    assert (again["new_entries"], again["objects_uploaded"]) == (0, 0)
+    trust = ("--trust", signed.pki.ca.cert)
+    code, report = verify_json(*to_server, *trust)
+    assert code == 0, report
+    assert report["entries"] == 3 and report["signatures_checked"] == 3
+    assert f"{report['head']['sequence']}:{report['head']['hash']}" == second["head"]
+
+
+def test_a_changed_copy_fails_verify_and_is_never_pushed_over(
+    mlflow_server: MlflowServer, signed: Signed, tmp_path: Path
+) -> None:
+    from mlflow import MlflowClient
+
+    store, (model, run) = tmp_path / "store", _model_with_a_run(mlflow_server)
+    to_server = ("--tracking-uri", mlflow_server.url, "--model", model)
+    assert cli("add", signed.ranker_03, "--store", store, "--policy", THREE).exit_code == 0
+    assert cli("push", "--store", store, *to_server).exit_code == 0
+    # Someone with write access to the artifact store edits the copy's log.
+    forged = tmp_path / "forged" / "log.jsonl"
+    forged.parent.mkdir()
+    original = (store / "log.jsonl").read_bytes()
+    forged.write_bytes(original.replace(b'"file_name":"', b'"file_name":"renamed-', 1))
+    assert forged.read_bytes() != original
+    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client.log_artifact(run, str(forged), "govrl-archive")
+    code, report = verify_json(*to_server, "--no-signatures")
+    assert code == 1
+    assert any(f["file"] in ("log.jsonl", "HEAD") for f in report["errors"]), report
+    before = (store / "log.jsonl").read_bytes()
+    refused = cli("push", "--store", store, *to_server)
+    assert refused.exit_code == 1
+    assert "is not an earlier state" in refused.output
+    assert (store / "log.jsonl").read_bytes() == before
+
+
+def test_push_to_a_dead_server_is_exit_3_within_seconds_and_changes_nothing(
+    store: Path,
+) -> None:
+    import time
+
+    files = {p: p.read_bytes() for p in store.rglob("*") if p.is_file()}
+    started = time.monotonic()
+    dead = f"http://127.0.0.1:{free_port()}"
+    result = cli("push", "--store", store, "--tracking-uri", dead, "--model", "m/1")
+    assert result.exit_code == 3, result.output
+    assert "cannot reach MLflow" in result.output
+    assert time.monotonic() - started < 15
+    assert {p: p.read_bytes() for p in store.rglob("*") if p.is_file()} == files

@@ -117,6 +117,18 @@ def test_the_exports_parse_and_mlflow_holds_the_decision(demo: tuple[Path, str])
     assert version.tags["govrl.decision"] == "approve-with-conditions"
     record_digest = govrl("validate", out / "grid-frequency-control.yaml").stdout.split()[-1]
     assert version.tags["govrl.record_digest"] == record_digest
+    copy = govrl(
+        "archive",
+        "verify",
+        "--tracking-uri",
+        uri,
+        "--model",
+        "grid-sfc-policy@candidate",
+        "--trust",
+        out / "keys/ca.cert.pem",
+    )
+    assert copy.returncode == 0, copy.stdout + copy.stderr
+    assert "1 entry," in copy.stdout
 
 
 def test_a_folder_with_something_in_it_is_refused_and_left_alone(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 ``Archive`` adds and lists, ``verify_store`` and ``verify_bundle`` check, and
 ``export`` writes one system's bundle for a regulator. Storage goes through
-``Storage`` (a folder today; an MLflow artifact store can follow).
+``Storage`` (a folder, or a bundle read in place); ``replica`` keeps a copy of
+the folder on the model's MLflow run.
 """
 
 from govrl.archive.bundle import ExportResult, export

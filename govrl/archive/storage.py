@@ -1,7 +1,7 @@
 """Where an archive keeps its bytes: a small interface by key, and its backends.
 
 Keys are relative, '/'-separated paths (``log.jsonl``, ``objects/sha256/ab/cd…``).
-A second backend (an MLflow artifact store) implements the same five methods.
+A folder is the archive of record; a zip bundle is read through the same methods.
 """
 
 from __future__ import annotations

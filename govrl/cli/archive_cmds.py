@@ -34,6 +34,13 @@ TRUST = click.option(
 JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 BY = click.option("--by", "who", help="Who is acting, for the record (default: user@host).")
 DATE = click.DateTime(["%Y-%m-%d"])
+MLFLOW_TIMEOUT = click.option(
+    "--timeout",
+    type=click.FloatRange(1, 600),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for any one answer from MLflow (there are no retries).",
+)
 
 
 def _roots(trust: tuple[Path, ...]) -> list[x509.Certificate] | None:
@@ -215,6 +222,18 @@ def _head(_ctx: click.Context, _param: click.Parameter, value: str | None) -> He
     type=click.IntRange(1, 256),
     help="Processes re-verifying signatures at once (default: one per CPU).",
 )
+@click.option(
+    "--model",
+    help="Check the copy `archive push` keeps on this model version's run instead "
+    "(NAME@ALIAS or NAME/VERSION; needs --tracking-uri).",
+)
+@click.option(
+    "--tracking-uri",
+    envvar="MLFLOW_TRACKING_URI",
+    show_envvar=True,
+    help="The MLflow server or local store holding --model.",
+)
+@MLFLOW_TIMEOUT
 @JSON
 @click.pass_context
 def verify(
@@ -225,6 +244,9 @@ def verify(
     trust: tuple[Path, ...],
     expect_head: Head | None,
     jobs: int | None,
+    model: str | None,
+    tracking_uri: str | None,
+    timeout: float,
     as_json: bool,
 ) -> None:
     """Check an archive (or a bundle.zip from `export`): every object, the chain, the head,
@@ -237,10 +259,12 @@ def verify(
     from govrl.errors import UsageError
 
     explicit = ctx.get_parameter_source("store") is not click.core.ParameterSource.DEFAULT
-    if target is not None and explicit:
-        raise UsageError("give a bundle or --store, not both")
+    if sum((target is not None, explicit, model is not None)) > 1:
+        raise UsageError("give one of a bundle, --store or --model")
     roots = _roots(trust)
-    if target is not None and target.is_file():
+    if model is not None:
+        report = _verify_copy(model, tracking_uri, timeout, no_signatures, roots, expect_head)
+    elif target is not None and target.is_file():
         report = verify_bundle(
             target, signatures=not no_signatures, trust=roots, expect_head=expect_head, jobs=jobs
         )
@@ -257,19 +281,95 @@ def verify(
         raise SystemExit(1)
 
 
+def _verify_copy(
+    model: str,
+    tracking_uri: str | None,
+    timeout: float,
+    no_signatures: bool,
+    roots: list[x509.Certificate] | None,
+    expect_head: Head | None,
+) -> ArchiveReport:
+    import tempfile
+
+    from govrl.archive import verify_store
+    from govrl.archive.replica import FOLDER, pull
+    from govrl.errors import UsageError
+    from govrl.sources import ModelRef
+    from govrl.sources.mlflow import MlflowSource
+
+    if not tracking_uri:
+        raise UsageError("--model needs --tracking-uri (or $MLFLOW_TRACKING_URI)")
+    source = MlflowSource(tracking_uri, timeout=timeout)
+    with tempfile.TemporaryDirectory() as tmp:
+        run_id, copy = pull(source, ModelRef.parse(model), Path(tmp))
+        report = verify_store(
+            copy, signatures=not no_signatures, trust=roots, expect_head=expect_head
+        )
+    report.source = f"{model} at {source.location}, run {run_id}, {FOLDER}/"
+    return report
+
+
+@archive.command("push")
+@STORE
+@click.option(
+    "--model",
+    required=True,
+    help="The model version whose source run keeps the copy: NAME@ALIAS or NAME/VERSION.",
+)
+@click.option(
+    "--tracking-uri",
+    required=True,
+    envvar="MLFLOW_TRACKING_URI",
+    show_envvar=True,
+    help="The MLflow server (http://HOST:PORT) or local store (sqlite:///PATH).",
+)
+@MLFLOW_TIMEOUT
+@JSON
+def push(store: Path, model: str, tracking_uri: str, timeout: float, as_json: bool) -> None:
+    """Copy the archive onto the MLflow run of the model it approves, under govrl-archive/.
+
+    Only what the copy lacks is uploaded: new entries' objects, then the log,
+    then HEAD. The archive must verify first, and a copy that is not an
+    earlier state of this archive is refused (exit 1). Check the copy with
+    `govrl archive verify --model ... --tracking-uri ...`.
+    """
+    from govrl.archive.replica import push as push_copy
+    from govrl.sources import ModelRef
+    from govrl.sources.mlflow import MlflowSource
+
+    archive = _archive(store)
+    archive.require()
+    source = MlflowSource(tracking_uri, timeout=timeout)
+    result = push_copy(archive, source, ModelRef.parse(model))
+    if as_json:
+        echo_json(result.as_dict())
+        return
+    click.echo(
+        f"{archive.where()} -> {source.location} run {result.run_id} ({model}), "
+        f"govrl-archive/: {_count(result.new_entries, 'new entry', 'new entries')}, "
+        f"{_count(result.objects, 'object')} uploaded; the copy holds "
+        f"{_count(result.entries, 'entry', 'entries')}, head {result.head}"
+    )
+
+
+def _count(number: int, one: str, many: str | None = None) -> str:
+    return f"{number} {one if number == 1 else many or one + 's'}"
+
+
 def _print_report(report: ArchiveReport, as_json: bool) -> None:
     if as_json:
         echo_json(report.as_dict())
         return
     head = f"head {report.head.sequence} {report.head.hash}" if report.head else "no head"
     signatures = (
-        f", {report.signatures_checked} documents' signatures re-verified"
+        f", signatures of {_count(report.signatures_checked, 'document')} re-verified"
         if report.signatures_checked
         else ""
     )
     click.echo(
         f"{report.source}: {'VERIFIED' if report.ok else 'FAILED'} ({report.kind}, "
-        f"{report.entries} entries, {report.objects} objects{signatures}; {head})"
+        f"{_count(report.entries, 'entry', 'entries')}, {_count(report.objects, 'object')}"
+        f"{signatures}; {head})"
     )
     for finding in report.warnings:
         click.echo(f"warning: {finding}", err=True)

@@ -11,7 +11,7 @@ import math
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -375,6 +375,35 @@ class MlflowSource(EvidenceSource):
                 content = Path(local).read_bytes()
             found[info.path] = ArtifactFile(info.path, content)
         return found
+
+    # ------------------------------------------------------- artifacts by path
+
+    def source_run(self, model: ModelRef) -> str:
+        """The run a registered model version was logged from."""
+        with self._client() as client:
+            version = self._version(client, model)
+            if not version.run_id:
+                raise EvidenceNotFound(f"model {model} has no source run (at {self.location})")
+            with self._step(f"run {version.run_id} of model {model}"):
+                client.get_run(version.run_id)
+            return str(version.run_id)
+
+    def artifact_names(self, run_id: str, folder: str) -> set[str]:
+        """The names directly inside ``folder`` of the run's artifacts (empty when absent)."""
+        with self._client() as client, self._step(f"list {folder} on run {run_id}"):
+            return {info.path.rsplit("/", 1)[-1] for info in client.list_artifacts(run_id, folder)}
+
+    def download(self, run_id: str, path: str, into: Path) -> Path:
+        """Copy the artifact file or folder ``path`` of the run under ``into``."""
+        with self._client() as client, self._step(f"download {path} from run {run_id}"):
+            return Path(client.download_artifacts(run_id, path, str(into)))
+
+    def upload(self, run_id: str, files: Sequence[tuple[Path, str]]) -> None:
+        """Log each local file into its artifact folder, in the order given."""
+        with self._client() as client:
+            for local, folder in files:
+                with self._step(f"upload {folder}/{local.name} to run {run_id}"):
+                    client.log_artifact(run_id, str(local), folder)
 
     # ---------------------------------------------------------------- writing
 
