@@ -68,9 +68,14 @@ def write_atomic(path: Path, data: bytes | str) -> None:
         if isinstance(exc, OSError):
             raise EnvironmentFailure(f"{path}: cannot write: {exc.strerror}") from None
         raise
+    sync_dir(folder)
+
+
+def sync_dir(folder: Path) -> None:
+    """Make a rename or a new file in ``folder`` durable (best effort where unsupported)."""
     with contextlib.suppress(OSError):
-        dir_fd = os.open(folder, os.O_RDONLY)
+        fd = os.open(folder, os.O_RDONLY)
         try:
-            os.fsync(dir_fd)
+            os.fsync(fd)
         finally:
-            os.close(dir_fd)
+            os.close(fd)

@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path, PurePosixPath
 
 from govrl.errors import EnvironmentFailure, InputError, Problem, UsageError
-from govrl.fsutil import locked, write_atomic
+from govrl.fsutil import locked, sync_dir, write_atomic
 
 LOCK_KEY = "log.jsonl"
 MAX_MEMBER = 1 << 30  # no archived document comes near; a zip bomb would
@@ -124,7 +124,7 @@ class DirectoryStorage(Storage):
             finally:
                 os.close(fd)
             if created:
-                _sync_dir(path.parent)
+                sync_dir(path.parent)
         except OSError as exc:
             raise EnvironmentFailure(f"{path}: cannot append: {exc.strerror}") from None
 
@@ -152,15 +152,6 @@ class DirectoryStorage(Storage):
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise EnvironmentFailure(f"{folder}: cannot create: {exc.strerror}") from None
-
-
-def _sync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 class ZipStorage(Storage):
