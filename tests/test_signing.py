@@ -431,3 +431,59 @@ def test_missing_required_role(
 def test_untrusted_certificate(fully_signed: Path, tmp_path: Path) -> None:
     other = make_pki(tmp_path / "other", name="Someone Else CA")
     _expect_failure(fully_signed, "does not chain to a trusted CA", "--trust", str(other.ca.cert))
+
+
+# ---------------------------------------------------------------- the stamp font
+
+
+def test_the_latin_cut_holds_every_character_it_is_chosen_for() -> None:
+    from fontTools.ttLib import TTFont
+
+    from govrl import signing
+
+    full = TTFont(signing.FONT, lazy=True).getBestCmap()
+    latin = TTFont(signing.LATIN_FONT, lazy=True).getBestCmap()
+    wanted = {c for lo, hi in signing._LATIN for c in range(lo, hi + 1) if c in full}
+    assert wanted <= set(latin), sorted(wanted - set(latin))[:10]
+    assert signing._stamp_font("Signed by Zoë Ødegård-Łukasiewicz…") is signing._font(
+        signing.LATIN_FONT
+    )
+    assert signing._stamp_font("Signed by Ольга Петрова") is signing._font(signing.FONT)
+
+
+@pytest.mark.parametrize("name", ["Zoë Ødegård", "Ольга Петрова"])
+def test_a_stamp_draws_the_reviewers_name_in_any_script_noto_sans_has(
+    approval: Path, pki: Pki, tmp_path: Path, name: str
+) -> None:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    who = pki.reviewer(name, "owner")
+    out = tmp_path / "signed.pdf"
+    done = sign(approval, out, who, pki)
+    assert done.returncode == 0, done.stderr
+    with out.open("rb") as handle:
+        (signature,) = PdfFileReader(handle).embedded_signatures
+        appearance = (
+            signature.sig_field["/Kids"][0]
+            if "/Kids" in signature.sig_field
+            else (signature.sig_field)
+        )
+        stamp = appearance["/AP"]["/N"]
+        fonts = _fonts_of(stamp)
+        assert fonts, "the stamp draws no text"
+        for font in fonts:
+            descendant = font["/DescendantFonts"][0]
+            assert "/FontFile2" in descendant["/FontDescriptor"]  # embedded, as PDF/A needs
+            mapping = font["/ToUnicode"].data.decode("latin-1")
+            for char in {c for c in name if c != " "}:
+                assert f"<{ord(char):04x}>" in mapping.lower(), f"{char!r} missing from the stamp"
+
+
+def _fonts_of(xobject):  # type: ignore[no-untyped-def]
+    """Every font a form XObject or its nested forms use."""
+    found = []
+    resources = xobject.get("/Resources", {})
+    found.extend(font.get_object() for font in resources.get("/Font", {}).values())
+    for inner in resources.get("/XObject", {}).values():
+        found.extend(_fonts_of(inner.get_object()))
+    return found
