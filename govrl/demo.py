@@ -107,6 +107,8 @@ def _invoke(args: list[str]) -> tuple[int, str, str]:
             code = exc.exit_code
         except click.Abort:
             code = 1
+        except SystemExit as exc:  # commands that judged and failed exit this way
+            code = exc.code if isinstance(exc.code, int) else 1
     return code, out.getvalue(), err.getvalue()
 
 
@@ -138,10 +140,6 @@ def _starting_record(example: Path) -> tuple[dict[str, Any], list[dict[str, Any]
             answers.append(row)
         checklist["items"] = {}
     return data, answers
-
-
-def _json(text: str) -> Any:
-    return json.loads(text)
 
 
 def run_demo(out: Path, say: Callable[[str], None]) -> Demo:
@@ -181,7 +179,7 @@ def run_demo(out: Path, say: Callable[[str], None]) -> Demo:
     demo.end(started, f"{len(answers)} answers to import; evaluation left for MLflow")
 
     def collected(text: str) -> str:
-        report = _json(text)
+        report = json.loads(text)
         return (
             f"{report['added']} entries added from {len(report['runs'])} runs, "
             "each with its provenance"
@@ -196,7 +194,7 @@ def run_demo(out: Path, say: Callable[[str], None]) -> Demo:
     demo.govrl(
         "fill the checklists from the scripted answers",
         *("fill", record, "--answers", answer_file, "--as", "govrl demo", "--json"),
-        summary=lambda text: f"{len(_json(text)['new'])} answers recorded",
+        summary=lambda text: f"{len(json.loads(text)['new'])} answers recorded",
     )
     demo.govrl(
         "validate the record",
@@ -205,11 +203,11 @@ def run_demo(out: Path, say: Callable[[str], None]) -> Demo:
         summary=lambda text: text.strip().split(": ", 1)[-1],
     )
     gate_file = demo.file("gate.json", "the gate's decision, every gate with its evidence")
-    decision = _json(
+    decision = json.loads(
         demo.govrl(
             "decide under the policy",
             *("gate", record, "--policy", policy_copy, "--json"),
-            summary=lambda text: _verdict(_json(text)),
+            summary=lambda text: _verdict(json.loads(text)),
         )
     )
     gate_file.write_text(json.dumps(decision, indent=2) + "\n", encoding="utf-8")
@@ -218,7 +216,7 @@ def run_demo(out: Path, say: Callable[[str], None]) -> Demo:
         demo.govrl(
             f"render the {what}",
             *("render", record, "--kind", kind, "--policy", policy_copy, "-o", target, "--json"),
-            summary=lambda text: f"{_json(text)['pages']} pages",
+            summary=lambda text: f"{json.loads(text)['pages']} pages",
         )
     keys = out / "keys"
     keys.mkdir()
@@ -266,7 +264,7 @@ def run_demo(out: Path, say: Callable[[str], None]) -> Demo:
     demo.govrl(
         "verify the signed approval",
         *("verify", signed, "--trust", ca_cert, "--policy", policy_copy, "--json"),
-        summary=lambda text: _verified(_json(text)),
+        summary=lambda text: _verified(json.loads(text)),
     )
     archive = demo.file("archive", "the tamper-evident archive (objects, log, head)")
     trust = ("--trust", ca_cert)
@@ -311,9 +309,7 @@ def run_demo(out: Path, say: Callable[[str], None]) -> Demo:
         "keep a copy of the archive on the model's run",
         *("archive", "push", "--store", archive, "--tracking-uri", store.tracking_uri),
         *("--model", store.model_ref, "--json"),
-        summary=lambda text: (
-            f"govrl-archive/ holds {_json(text)['entries']} entry, head {_json(text)['head'][:20]}…"
-        ),
+        summary=lambda text: f"govrl-archive/ on the run, head {json.loads(text)['head'][:20]}…",
     )
     return demo
 

@@ -103,7 +103,16 @@ def _check_signature(
     except damage_errors() as exc:
         # A byte flipped inside a signed object can break parsing before any digest is
         # compared: the document was changed all the same.
-        check = SignatureCheck(role, "unknown", None, False, None, "UNKNOWN", None, False)
+        check = SignatureCheck(
+            role=role,
+            signer="unknown",
+            signed_at=None,
+            intact=False,
+            trusted=None,
+            later_changes="UNKNOWN",
+            stated_digest=None,
+            forced=False,
+        )
         check.problems.append(
             f"signature {role!r}: the signed bytes were changed; the file no longer "
             f"parses where they are ({type(exc).__name__}: {exc})"

@@ -138,3 +138,16 @@ def test_a_folder_with_something_in_it_is_refused_and_left_alone(tmp_path: Path)
     assert result.returncode == 2
     assert "exists and is not an empty folder" in result.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_a_failing_step_names_itself_its_command_and_keeps_its_exit_code(tmp_path: Path) -> None:
+    from govrl.demo import Demo, DemoStepFailed
+
+    demo = Demo(tmp_path, lambda _line: None, steps=1)
+    rejected = EXAMPLES / "sepsis-offline-rl.yaml"
+    with pytest.raises(DemoStepFailed) as caught:
+        demo.govrl("decide", "gate", rejected, summary=str)
+    assert caught.value.exit_code == 1
+    message = str(caught.value)
+    assert "demo step 1 (decide) failed with exit 1" in message
+    assert "govrl gate" in message and "REJECT" in message

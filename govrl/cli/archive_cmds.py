@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from govrl.cli.assess_cmds import POLICY
+from govrl.cli.collect_cmds import TIMEOUT, TRACKING_URI
 from govrl.cli.record_cmds import EXISTING_FILE, FILE, echo_json
 
 if TYPE_CHECKING:
@@ -34,13 +35,6 @@ TRUST = click.option(
 JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 BY = click.option("--by", "who", help="Who is acting, for the record (default: user@host).")
 DATE = click.DateTime(["%Y-%m-%d"])
-MLFLOW_TIMEOUT = click.option(
-    "--timeout",
-    type=click.FloatRange(1, 600),
-    default=10.0,
-    show_default=True,
-    help="Seconds to wait for any one answer from MLflow (there are no retries).",
-)
 
 
 def _roots(trust: tuple[Path, ...]) -> list[x509.Certificate] | None:
@@ -233,7 +227,7 @@ def _head(_ctx: click.Context, _param: click.Parameter, value: str | None) -> He
     show_envvar=True,
     help="The MLflow server or local store holding --model.",
 )
-@MLFLOW_TIMEOUT
+@TIMEOUT
 @JSON
 @click.pass_context
 def verify(
@@ -316,14 +310,8 @@ def _verify_copy(
     required=True,
     help="The model version whose source run keeps the copy: NAME@ALIAS or NAME/VERSION.",
 )
-@click.option(
-    "--tracking-uri",
-    required=True,
-    envvar="MLFLOW_TRACKING_URI",
-    show_envvar=True,
-    help="The MLflow server (http://HOST:PORT) or local store (sqlite:///PATH).",
-)
-@MLFLOW_TIMEOUT
+@TRACKING_URI
+@TIMEOUT
 @JSON
 def push(store: Path, model: str, tracking_uri: str, timeout: float, as_json: bool) -> None:
     """Copy the archive onto the MLflow run of the model it approves, under govrl-archive/.
