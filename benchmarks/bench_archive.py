@@ -26,13 +26,13 @@ ROLES = ["owner", "domain-expert", "independent-validator"]
 
 def signed_approval(folder: Path) -> Path:
     """One tier-3 approval, rendered and signed by three reviewers, as in the tests."""
-    from govrl import keys
-    from govrl.checklist import ChecklistLibrary
-    from govrl.pdfrecord import open_pdf
-    from govrl.policy import load_policy
+    from govrl.documents import keys
+    from govrl.documents.pdffile import open_pdf
+    from govrl.documents.render import Kind, render
+    from govrl.documents.signing import sign_pdf
     from govrl.record import AssessmentRecord
-    from govrl.render import Kind, render
-    from govrl.signing import sign_pdf
+    from govrl.review.checklist import ChecklistLibrary
+    from govrl.review.policy import load_policy
     from tests.pki import PASSPHRASE, make_pki
     from tests.records import record_data
     from tests.test_archive import _with_validity
@@ -57,7 +57,7 @@ def build_store(store: Path, approval: Path, count: int) -> None:
     """``count`` entries, each with its own document, chained as `archive add` chains them."""
     from govrl.archive import Archive, PolicyFile
     from govrl.archive.log import Head, object_key
-    from govrl.identity import digest_of
+    from govrl.record.identity import digest_of
 
     template = Archive.at(store).add(approval, policy=PolicyFile.load(POLICY)).entry
     base = approval.read_bytes()

@@ -66,10 +66,10 @@ def main() -> None:
     try:
         from mlflow import MlflowClient
 
-        from govrl.collect import collect
-        from govrl.sources import Selection, open_source
-        from govrl.sources.convention import Convention
-        from govrl.sources.mapping import Mapping, MetricRule
+        from govrl.evidence import Selection, open_source
+        from govrl.evidence.collect import collect
+        from govrl.evidence.convention import Convention
+        from govrl.evidence.mapping import Mapping, MetricRule
 
         run_ids = seed(server.url)
         mapping = Mapping(metrics=[MetricRule(key="train/m*", per_run=True)])

@@ -25,9 +25,9 @@ RUNS = 7
 
 
 def _context() -> tuple[Any, Any, Any]:
-    from govrl.checklist import ChecklistLibrary
-    from govrl.policy import load_policy
-    from govrl.recordio import load_record
+    from govrl.record.files import load_record
+    from govrl.review.checklist import ChecklistLibrary
+    from govrl.review.policy import load_policy
 
     return load_record(EXAMPLE).record, load_policy(), ChecklistLibrary.discover()
 
@@ -47,8 +47,8 @@ def single_documents() -> None:
     """Each document: govrl's whole render against WeasyPrint alone on the identical HTML."""
     import weasyprint
 
-    import govrl.render.pdf as pdf_module
-    from govrl.render import Kind, render, shipped_templates
+    import govrl.documents.html_to_pdf as pdf_module
+    from govrl.documents.render import Kind, render, shipped_templates
 
     record, policy, library = _context()
     captured: dict[str, str] = {}
@@ -89,10 +89,10 @@ def _variant(data: dict[str, Any], index: int) -> dict[str, Any]:
 
 
 def _render_one(data: dict[str, Any]) -> int:
-    from govrl.checklist import ChecklistLibrary
-    from govrl.policy import load_policy
+    from govrl.documents.render import Kind, render
     from govrl.record import AssessmentRecord
-    from govrl.render import Kind, render
+    from govrl.review.checklist import ChecklistLibrary
+    from govrl.review.policy import load_policy
 
     record = AssessmentRecord.model_validate(data)
     out = render(

@@ -66,12 +66,12 @@ class Setup:
     """The approval, the keys, and a copy signed by every required role."""
 
     def __init__(self, folder: Path) -> None:
-        from govrl import keys
-        from govrl.checklist import ChecklistLibrary
-        from govrl.policy import load_policy
-        from govrl.recordio import load_record
-        from govrl.render import Kind, render
-        from govrl.signing import sign_pdf
+        from govrl.documents import keys
+        from govrl.documents.render import Kind, render
+        from govrl.documents.signing import sign_pdf
+        from govrl.record.files import load_record
+        from govrl.review.checklist import ChecklistLibrary
+        from govrl.review.policy import load_policy
 
         self.folder = folder
         self.policy = load_policy(POLICY)
@@ -124,8 +124,8 @@ def sign_actions(setup: Setup) -> tuple[Any, Any, Any, Any]:
     from pyhanko.sign import fields, signers
     from pyhanko.stamp import TextStampStyle
 
-    from govrl.keys import common_name
-    from govrl.signing import FONT, LATIN_FONT, sign_pdf
+    from govrl.documents.keys import common_name
+    from govrl.documents.signing import FONT, LATIN_FONT, sign_pdf
 
     role, creds = SIGN_ROLE, setup.creds[SIGN_ROLE]
     files = setup.key_files[role]
@@ -198,7 +198,7 @@ def verify_actions(setup: Setup) -> tuple[Any, Any]:
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
 
-    from govrl.verify import verify_pdf
+    from govrl.documents.verification import verify_pdf
 
     path = setup.fully_signed
     roots = [asn1_x509.Certificate.load(c.public_bytes(Encoding.DER)) for c in setup.trust]

@@ -31,7 +31,7 @@ def throughput(n: int = 1000) -> tuple[float, float, float]:
     """Records per second: govrl from YAML text, bare PyYAML + pydantic, and from data."""
     import yaml
 
-    from govrl.recordio import parse_record
+    from govrl.record.files import parse_record
     from govrl.yamlio import loads
 
     text = EXAMPLE.read_text()

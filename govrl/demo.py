@@ -144,11 +144,11 @@ def _starting_record(example: Path) -> tuple[dict[str, Any], list[dict[str, Any]
 
 def run_demo(out: Path, say: Callable[[str], None]) -> Demo:
     """Run every step into ``out`` (new or empty), reporting progress through ``say``."""
-    from govrl.keys import file_stem
-    from govrl.policy import load_policy
-    from govrl.recordio import dump_yaml, load_record
+    from govrl.documents.keys import file_stem
+    from govrl.evidence.local_store import seed_record_store
+    from govrl.record.files import dump_yaml, load_record
     from govrl.resources import data_dir
-    from govrl.sources.record_store import seed_record_store
+    from govrl.review.policy import load_policy
 
     _prepare(out)
     out = out.resolve()

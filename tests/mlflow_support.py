@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from govrl.sources.demo_store import DemoStore, seed_demo_store
+from tests.support.sepsis_store import DemoStore, seed_demo_store
 
 MLFLOW = Path(sys.executable).with_name("mlflow")
 _SHARED: dict[str, Any] = {}

@@ -6,8 +6,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from govrl.checklist import ChecklistLibrary
-from govrl.recordio import dump_yaml
+from govrl.record.files import dump_yaml
+from govrl.review.checklist import ChecklistLibrary
 from govrl.yamlio import load
 from tests.conftest import DATA
 

@@ -61,13 +61,13 @@ def _with_validity(data: bytes, days: int = 365) -> bytes:
 def _render_and_sign(
     folder: Path, stem: str, reviewers: dict[str, Reviewer], roles: list[str], **system: Any
 ) -> Path:
-    from govrl import keys
-    from govrl.checklist import ChecklistLibrary
-    from govrl.pdfrecord import open_pdf
-    from govrl.policy import load_policy
+    from govrl.documents import keys
+    from govrl.documents.pdffile import open_pdf
+    from govrl.documents.render import Kind, render
+    from govrl.documents.signing import sign_pdf
     from govrl.record import AssessmentRecord
-    from govrl.render import Kind, render
-    from govrl.signing import sign_pdf
+    from govrl.review.checklist import ChecklistLibrary
+    from govrl.review.policy import load_policy
 
     data = record_data(3)
     data["system"].update(system)
@@ -158,7 +158,7 @@ def verify_json(*args: str | Path) -> tuple[int, dict[str, Any]]:
 def test_add_keeps_document_and_record_by_content_and_chains_the_entries(
     store: Path, signed: Signed
 ) -> None:
-    from govrl.pdfrecord import open_pdf
+    from govrl.documents.pdffile import open_pdf
 
     first, second, third = entries(store)
     document = signed.ranker_03.read_bytes()
@@ -569,8 +569,8 @@ def tiny_pdf(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """An unsigned govrl-like document: an embedded record, the digest and kind in /Info."""
     import weasyprint  # type: ignore[import-untyped]
 
-    from govrl.identity import canonical_json, digest_of
     from govrl.record import AssessmentRecord
+    from govrl.record.identity import canonical_json, digest_of
 
     record = canonical_json(AssessmentRecord.model_validate(record_data(1)))
     document = weasyprint.HTML(string="<p>tiny govrl document</p>").render()

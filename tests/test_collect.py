@@ -20,11 +20,10 @@ from click.testing import CliRunner, Result
 
 from govrl.cli import GovrlGroup
 from govrl.cli.collect_cmds import COMMANDS
-from govrl.recordio import load_record
-from govrl.sources.convention import Convention
-from govrl.sources.demo_store import DemoStore
-from govrl.sources.history import summarise
-from govrl.sources.mlflow import public_uri
+from govrl.evidence.convention import Convention
+from govrl.evidence.history import summarise
+from govrl.evidence.mlflow import public_uri
+from govrl.record.files import load_record
 from tests.conftest import DATA, EXAMPLES
 from tests.mlflow_support import (
     MlflowServer,
@@ -34,6 +33,7 @@ from tests.mlflow_support import (
     mlflow_server,
     start_server,
 )
+from tests.support.sepsis_store import DemoStore
 
 __all__ = ["demo_store", "mlflow_server"]  # fixtures, used by name
 
@@ -379,8 +379,9 @@ def test_a_mapping_brings_in_training_curves_and_overrides_descriptions(
 def test_importing_the_commands_does_not_import_mlflow() -> None:
     code = (
         "import sys; from click.testing import CliRunner;"
-        "from govrl.cli.collect_cmds import COMMANDS; import govrl.collect, govrl.publish;"
-        "import govrl.sources.mlflow, govrl.sources.demo_store;"
+        "from govrl.cli.collect_cmds import COMMANDS;"
+        "import govrl.evidence.collect, govrl.evidence.publish;"
+        "import govrl.evidence.mlflow, govrl.evidence.local_store;"
         "CliRunner().invoke(COMMANDS[0], ['mlflow', '--help']);"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'mlflow'))"
     )

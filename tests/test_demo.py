@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from govrl.recordio import load_record
+from govrl.record.files import load_record
 from tests.conftest import EXAMPLES
 
 EXAMPLE = EXAMPLES / "grid-frequency-control.yaml"

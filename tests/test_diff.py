@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from govrl.cli import main
-from govrl.recordio import dump_yaml
+from govrl.record.files import dump_yaml
 from tests.conftest import DATA, EXAMPLES
 from tests.records import record_data
 

@@ -12,8 +12,8 @@ from cyclonedx.validation.json import JsonStrictValidator
 from huggingface_hub import ModelCard
 
 from govrl.cli import main
-from govrl.identity import record_digest
-from govrl.recordio import dump_yaml, load_record
+from govrl.record.files import dump_yaml, load_record
+from govrl.record.identity import record_digest
 from tests.conftest import EXAMPLES
 from tests.records import record_data
 

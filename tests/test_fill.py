@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from govrl.checklist import ChecklistLibrary
 from govrl.cli import main
 from govrl.cli.fill_cmds import ANSWER_HELP, ANSWER_PROMPT, fill
 from govrl.errors import UsageError
-from govrl.fill import pending_items, save_answer
+from govrl.record.files import load_record, validate_file
 from govrl.record.governance import ItemResponse
-from govrl.recordio import load_record, validate_file
+from govrl.review.checklist import ChecklistLibrary
+from govrl.review.fill import pending_items, save_answer
 from govrl.vocabulary import Answer
 from tests.conftest import DATA
 

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from govrl.checklist import ChecklistLibrary
 from govrl.cli import main
 from govrl.errors import InputError
-from govrl.gate import Status, Verdict, apply_gates, decide
-from govrl.policy import load_policy
 from govrl.record import AssessmentRecord
 from govrl.record.evaluation import OffPolicyEstimate
-from govrl.recordio import dump_yaml
+from govrl.record.files import dump_yaml
+from govrl.review.checklist import ChecklistLibrary
+from govrl.review.gate import Status, Verdict, apply_gates, decide
+from govrl.review.policy import load_policy
 from govrl.vocabulary import Answer, Estimator
 from govrl.yamlio import loads
 from tests.conftest import DATA

@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from govrl.checklist import ChecklistLibrary
 from govrl.cli import GovrlGroup
 from govrl.cli.collect_cmds import COMMANDS
-from govrl.gate import decide
-from govrl.identity import record_digest
-from govrl.policy import load_policy
-from govrl.recordio import load_record
-from govrl.sources.demo_store import DemoStore
+from govrl.record.files import load_record
+from govrl.record.identity import record_digest
+from govrl.review.checklist import ChecklistLibrary
+from govrl.review.gate import decide
+from govrl.review.policy import load_policy
 from tests.conftest import EXAMPLES
 from tests.mlflow_support import MlflowServer, demo_store, free_port, mlflow_server
+from tests.support.sepsis_store import DemoStore
 
 __all__ = ["demo_store", "mlflow_server"]  # fixtures, used by name
 

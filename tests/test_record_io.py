@@ -12,11 +12,11 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
+from govrl.atomicfile import locked
 from govrl.cli import main
 from govrl.errors import LockTimeout, RecordInvalid
-from govrl.fsutil import locked
-from govrl.identity import canonical_json, record_digest
-from govrl.recordio import load_record, update_record
+from govrl.record.files import load_record, update_record
+from govrl.record.identity import canonical_json, record_digest
 from govrl.yamlio import loads
 from tests.conftest import DATA, EXAMPLES
 
@@ -24,7 +24,7 @@ MINIMAL = DATA / "valid-minimal.yaml"
 
 
 def _digest_of_text(text: str) -> str:
-    from govrl.recordio import parse_record
+    from govrl.record.files import parse_record
 
     return record_digest(parse_record(loads(text)))
 
@@ -46,7 +46,7 @@ def test_digest_changes_with_any_field(minimal_record_text: str) -> None:
 
 
 def test_canonical_json_is_rfc8785(minimal_record_text: str) -> None:
-    from govrl.recordio import parse_record
+    from govrl.record.files import parse_record
 
     raw = canonical_json(parse_record(loads(minimal_record_text)))
     data = json.loads(raw)

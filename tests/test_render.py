@@ -16,18 +16,18 @@ from click.testing import CliRunner
 from markupsafe import escape
 from pypdf import PdfReader
 
-from govrl.checklist import ChecklistLibrary
 from govrl.cli.render_cmds import render as render_command
-from govrl.gate import Status
-from govrl.identity import canonical_json, record_digest
-from govrl.policy import load_policy
+from govrl.documents.html_to_pdf import PdfMeta, document_identifier
+from govrl.documents.markdown import md_escape
+from govrl.documents.numbers import format_number
+from govrl.documents.render import Format, Kind, Rendered, render
 from govrl.record import AssessmentRecord
-from govrl.recordio import load_record
-from govrl.render import Format, Kind, Rendered, render
-from govrl.render.markdown import md_escape
-from govrl.render.numbers import format_number
-from govrl.render.pdf import PdfMeta, document_identifier
-from govrl.status import status
+from govrl.record.files import load_record
+from govrl.record.identity import canonical_json, record_digest
+from govrl.review.checklist import ChecklistLibrary
+from govrl.review.gate import Status
+from govrl.review.policy import load_policy
+from govrl.review.status import status
 from govrl.vocabulary import Domain, RiskTier
 from tests.conftest import EXAMPLES, ROOT
 
@@ -333,10 +333,10 @@ def test_a_reviewer_can_sign_the_owner_field_with_pyhanko(approval: Rendered) ->
 REPRODUCE = """
 import datetime as dt, sys
 from pathlib import Path
-from govrl.checklist import ChecklistLibrary
-from govrl.policy import load_policy
-from govrl.recordio import load_record
-from govrl.render import Kind, render
+from govrl.review.checklist import ChecklistLibrary
+from govrl.review.policy import load_policy
+from govrl.record.files import load_record
+from govrl.documents.render import Kind, render
 record = load_record(Path(sys.argv[1])).record
 out = render(record, kind=Kind.APPROVAL, policy=load_policy(),
              library=ChecklistLibrary.discover(), on=dt.date(2026, 5, 1))
@@ -453,7 +453,7 @@ def test_cli_usage_errors_exit_2(tmp_path: Path) -> None:
 def copy_templates(tmp_path: Path) -> Path:
     import shutil
 
-    from govrl.render import shipped_templates
+    from govrl.documents.render import shipped_templates
 
     folder = tmp_path / "templates"
     shutil.copytree(shipped_templates(), folder)
@@ -535,7 +535,7 @@ def test_missing_weasyprint_exits_3(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 
 def test_importing_the_renderer_loads_no_heavy_library() -> None:
     code = (
-        "import sys, govrl.render, govrl.render.view, govrl.cli.render_cmds;"
+        "import sys, govrl.documents.render, govrl.documents.view, govrl.cli.render_cmds;"
         "print(sorted(m for m in ('weasyprint', 'pyhanko', 'jinja2', 'pydyf') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -20,13 +20,13 @@ from markupsafe import escape
 from pydantic import ValidationError
 from pypdf import PdfReader
 
-from govrl.checklist import ChecklistLibrary
-from govrl.identity import canonical_json
-from govrl.policy import load_policy
+from govrl.documents.markdown import md_escape
+from govrl.documents.render import Format, Kind, Rendered, render, shipped_templates
+from govrl.documents.templating import TemplateFailure
 from govrl.record import AssessmentRecord
-from govrl.render import Format, Kind, Rendered, render, shipped_templates
-from govrl.render.markdown import md_escape
-from govrl.render.templating import TemplateFailure
+from govrl.record.identity import canonical_json
+from govrl.review.checklist import ChecklistLibrary
+from govrl.review.policy import load_policy
 from govrl.vocabulary import Domain, RiskTier
 from govrl.yamlio import load
 from tests.conftest import DATA
@@ -393,7 +393,7 @@ def test_a_template_cannot_include_a_file_outside_its_folder(tmp_path: Path) -> 
 
 
 def test_the_fetcher_serves_only_data_uris_and_the_folder(tmp_path: Path) -> None:
-    from govrl.render.fetcher import ConfinedFetcher
+    from govrl.documents.fetcher import ConfinedFetcher
 
     folder = tmp_path / "t"
     folder.mkdir()

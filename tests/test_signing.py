@@ -110,8 +110,8 @@ def pdfsig(pdf: Path) -> str:
 
 
 def test_approval_has_an_empty_field_per_required_role(approval: Path) -> None:
-    from govrl.pdfrecord import open_pdf
-    from govrl.signing import signature_fields
+    from govrl.documents.pdffile import open_pdf
+    from govrl.documents.signing import signature_fields
 
     fields = signature_fields(open_pdf(approval))
     assert fields == dict.fromkeys(ALL_THREE, False)
@@ -153,7 +153,7 @@ def test_two_reviewers_at_tier_two(
 
 
 def test_signing_keeps_pdfa_metadata_and_record(fully_signed: Path, approval: Path) -> None:
-    from govrl.pdfrecord import open_pdf
+    from govrl.documents.pdffile import open_pdf
 
     before, after = open_pdf(approval), open_pdf(fully_signed)
     assert after.record_json == before.record_json
@@ -323,9 +323,9 @@ def test_a_flipped_byte_anywhere_in_the_signed_revisions_fails_cleanly(
     """Wherever the byte falls (a stream, an xref, a dictionary), it is a finding, not a crash."""
     from pyhanko.pdf_utils.reader import PdfFileReader
 
+    from govrl.documents.verification import verify_pdf
     from govrl.errors import GovrlError
-    from govrl.policy import load_policy
-    from govrl.verify import verify_pdf
+    from govrl.review.policy import load_policy
 
     data = fully_signed.read_bytes()
     with fully_signed.open("rb") as handle:
@@ -362,7 +362,7 @@ def test_update_that_draws_over_the_page(fully_signed: Path, tmp_path: Path) -> 
 def test_update_that_swaps_the_embedded_record(fully_signed: Path, tmp_path: Path) -> None:
     from pyhanko.pdf_utils import generic
 
-    from govrl.pdfrecord import open_pdf
+    from govrl.documents.pdffile import open_pdf
 
     original = json.loads(open_pdf(fully_signed).record_json or b"{}")
     original["evaluation"]["metrics"][0]["ci_low"] = 41.0
@@ -439,7 +439,7 @@ def test_untrusted_certificate(fully_signed: Path, tmp_path: Path) -> None:
 def test_the_latin_cut_holds_every_character_it_is_chosen_for() -> None:
     from fontTools.ttLib import TTFont
 
-    from govrl import signing
+    from govrl.documents import signing
 
     full = TTFont(signing.FONT, lazy=True).getBestCmap()
     latin = TTFont(signing.LATIN_FONT, lazy=True).getBestCmap()

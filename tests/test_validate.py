@@ -75,7 +75,7 @@ def test_examples_are_valid(runner: CliRunner, path: Path) -> None:
 
 
 def test_at_least_two_tier3_examples() -> None:
-    from govrl.recordio import load_record
+    from govrl.record.files import load_record
 
     tiers = [int(load_record(p).record.system.risk_tier) for p in EXAMPLES.glob("*.yaml")]
     assert tiers.count(3) >= 2

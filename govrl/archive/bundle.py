@@ -14,9 +14,9 @@ from pydantic import Field, StrictInt
 
 from govrl.archive.log import LOG, Digest, Entry, FrozenModel, Short, Timestamp, now_utc
 from govrl.archive.store import ArchiveDamaged
+from govrl.atomicfile import write_atomic
 from govrl.errors import GovrlError
-from govrl.fsutil import write_atomic
-from govrl.identity import digest_of
+from govrl.record.identity import digest_of
 
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"

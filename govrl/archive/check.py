@@ -23,7 +23,7 @@ from govrl.archive.log import (
 )
 from govrl.archive.storage import CorruptMember, Storage, ZipStorage
 from govrl.errors import EnvironmentFailure, LockTimeout
-from govrl.identity import digest_of
+from govrl.record.identity import digest_of
 
 if TYPE_CHECKING:
     from pathlib import Path

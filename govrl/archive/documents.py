@@ -16,8 +16,8 @@ from govrl.errors import GovrlError, InputError, Problem
 if TYPE_CHECKING:
     from cryptography import x509
 
-    from govrl.pdfrecord import GovrlPdf
-    from govrl.policy import Policy
+    from govrl.documents.pdffile import GovrlPdf
+    from govrl.review.policy import Policy
 
 _DECISION = re.compile(rb"decision ([a-z][a-z_-]*)")
 _XMP_DECISION = re.compile(rb"<govrl:decision>([^<]{1,100})</govrl:decision>")
@@ -99,7 +99,7 @@ def check_signatures(
     """Run ``verify`` on exactly these bytes (a path could change under us between reads)."""
     from pydantic import ValidationError
 
-    from govrl.verify import verify_pdf
+    from govrl.documents.verification import verify_pdf
 
     with tempfile.TemporaryDirectory(prefix="govrl-archive-") as folder:
         path = Path(folder) / "document.pdf"

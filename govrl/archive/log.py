@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 import rfc8785
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
-from govrl.identity import digest_of
+from govrl.record.identity import digest_of
 
 LOG = "log.jsonl"
 HEAD = "HEAD"

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from govrl.archive.bundle import MANIFEST, SUMS, Manifest
 from govrl.archive.check import check_expected, digest_or_trouble, line_problem, named_by
 from govrl.archive.log import GENESIS, LOG, OBJECTS, Entry, Head, digest_of_key, split_log
-from govrl.identity import digest_of
+from govrl.record.identity import digest_of
 
 if TYPE_CHECKING:
     from govrl.archive.check import ArchiveReport

@@ -26,8 +26,8 @@ from govrl.archive.store import Archive
 from govrl.errors import GovrlError
 
 if TYPE_CHECKING:
-    from govrl.sources.interface import ModelRef
-    from govrl.sources.mlflow import MlflowSource
+    from govrl.evidence.interface import ModelRef
+    from govrl.evidence.mlflow import MlflowSource
 
 FOLDER = "govrl-archive"
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from govrl.archive.check import ArchiveReport
     from govrl.archive.log import Entry
-    from govrl.policy import Policy
+    from govrl.review.policy import Policy
 
 _Task = tuple[bytes, bytes, tuple[bytes, ...], dt.date]
 _BATCH = 16  # documents in flight per worker: bounds memory at a few MB per worker
@@ -123,7 +123,7 @@ def _work(task: _Task) -> Checked:
 
 @cache
 def _load_policy(data: bytes) -> Policy:
-    from govrl.policy import load_policy
+    from govrl.review.policy import load_policy
 
     with tempfile.TemporaryDirectory(prefix="govrl-archive-") as folder:
         path = Path(folder) / "policy.yaml"

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path, PurePosixPath
 
+from govrl.atomicfile import locked, sync_dir, write_atomic
 from govrl.errors import EnvironmentFailure, InputError, Problem, UsageError
-from govrl.fsutil import locked, sync_dir, write_atomic
 
 LOCK_KEY = "log.jsonl"
 MAX_MEMBER = 1 << 30  # no archived document comes near; a zip bomb would

@@ -40,12 +40,12 @@ from govrl.archive.log import (
 )
 from govrl.archive.storage import DirectoryStorage, Storage
 from govrl.errors import GovrlError, InputError, Problem, UsageError
-from govrl.identity import digest_of
+from govrl.record.identity import digest_of
 
 if TYPE_CHECKING:
     from cryptography import x509
 
-    from govrl.policy import Policy
+    from govrl.review.policy import Policy
 
 STORE_ENV = "GOVRL_ARCHIVE"
 DEFAULT_STORE = Path("govrl-archive")
@@ -70,8 +70,8 @@ class PolicyFile:
 
     @classmethod
     def load(cls, path: Path | None = None) -> PolicyFile:
-        from govrl.policy import DEFAULT_POLICY, load_policy
         from govrl.resources import data_dir
+        from govrl.review.policy import DEFAULT_POLICY, load_policy
 
         source = path or data_dir("policies") / f"{DEFAULT_POLICY}.yaml"
         policy = load_policy(source)
@@ -151,7 +151,7 @@ class Archive:
         added_by: str | None = None,
     ) -> AddResult:
         """Archive one signed document; a document already archived adds nothing."""
-        from govrl.pdfrecord import open_pdf
+        from govrl.documents.pdffile import open_pdf
 
         doc = open_pdf(pdf)
         about = describe(doc)

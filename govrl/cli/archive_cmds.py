@@ -38,7 +38,7 @@ DATE = click.DateTime(["%Y-%m-%d"])
 
 
 def _roots(trust: tuple[Path, ...]) -> list[x509.Certificate] | None:
-    from govrl.keys import load_certificates
+    from govrl.documents.keys import load_certificates
 
     return [cert for path in trust for cert in load_certificates(path)] if trust else None
 
@@ -288,8 +288,8 @@ def _verify_copy(
     from govrl.archive import verify_store
     from govrl.archive.replica import FOLDER, pull
     from govrl.errors import UsageError
-    from govrl.sources import ModelRef
-    from govrl.sources.mlflow import MlflowSource
+    from govrl.evidence import ModelRef
+    from govrl.evidence.mlflow import MlflowSource
 
     if not tracking_uri:
         raise UsageError("--model needs --tracking-uri (or $MLFLOW_TRACKING_URI)")
@@ -322,8 +322,8 @@ def push(store: Path, model: str, tracking_uri: str, timeout: float, as_json: bo
     `govrl archive verify --model ... --tracking-uri ...`.
     """
     from govrl.archive.replica import push as push_copy
-    from govrl.sources import ModelRef
-    from govrl.sources.mlflow import MlflowSource
+    from govrl.evidence import ModelRef
+    from govrl.evidence.mlflow import MlflowSource
 
     archive = _archive(store)
     archive.require()

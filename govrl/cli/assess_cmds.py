@@ -27,7 +27,7 @@ def checklists() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_checklists(checklist_dirs: tuple[Path, ...], as_json: bool) -> None:
     """List every checklist govrl can see."""
-    from govrl.checklist import ChecklistLibrary
+    from govrl.review.checklist import ChecklistLibrary
 
     library = ChecklistLibrary.discover(checklist_dirs)
     rows = [
@@ -60,7 +60,7 @@ def show_checklist(
     checklist_id: str, checklist_dirs: tuple[Path, ...], tier: int | None, as_json: bool
 ) -> None:
     """Show one checklist's items, with severities, tiers and framework mappings."""
-    from govrl.checklist import ChecklistLibrary
+    from govrl.review.checklist import ChecklistLibrary
     from govrl.vocabulary import RiskTier
 
     checklist = ChecklistLibrary.discover(checklist_dirs).get(checklist_id)
@@ -108,10 +108,10 @@ def gate(
 
     Exits 0 for approve and approve-with-conditions, 1 for reject.
     """
-    from govrl.checklist import ChecklistLibrary
-    from govrl.gate import Verdict, decide
-    from govrl.policy import load_policy
-    from govrl.recordio import load_record
+    from govrl.record.files import load_record
+    from govrl.review.checklist import ChecklistLibrary
+    from govrl.review.gate import Verdict, decide
+    from govrl.review.policy import load_policy
 
     record = load_record(file).record
     decision = decide(record, load_policy(policy_path), ChecklistLibrary.discover(checklist_dirs))
@@ -149,10 +149,10 @@ def status(
     file: Path, policy_path: Path | None, checklist_dirs: tuple[Path, ...], as_json: bool
 ) -> None:
     """Completeness per checklist section, open blockers, framework coverage, gate preview."""
-    from govrl.checklist import ChecklistLibrary
-    from govrl.policy import load_policy
-    from govrl.recordio import load_record
-    from govrl.status import status as compute_status
+    from govrl.record.files import load_record
+    from govrl.review.checklist import ChecklistLibrary
+    from govrl.review.policy import load_policy
+    from govrl.review.status import status as compute_status
 
     record = load_record(file).record
     report = compute_status(

@@ -11,7 +11,7 @@ import click
 from govrl.cli.record_cmds import CHECKLIST_DIRS, EXISTING_FILE, echo_json
 
 if TYPE_CHECKING:
-    from govrl.collect import CollectReport
+    from govrl.evidence.collect import CollectReport
 
 TIMEOUT = click.option(
     "--timeout",
@@ -97,9 +97,9 @@ def _run(
     as_json: bool,
     timeout: float | None = None,
 ) -> None:
-    from govrl.collect import collect
-    from govrl.sources import ModelRef, Selection, open_source
-    from govrl.sources.mapping import load_mapping
+    from govrl.evidence import ModelRef, Selection, open_source
+    from govrl.evidence.collect import collect
+    from govrl.evidence.mapping import load_mapping
 
     model = selection_args.pop("model", None)
     selection = Selection(model=ModelRef.parse(model) if model else None, **selection_args)
@@ -219,8 +219,8 @@ def publish(
     Tags govrl.decision, govrl.record_digest and govrl.valid_until on the model
     version, after uploading the files under governance/ on its source run.
     """
-    from govrl.publish import publish as publish_decision
-    from govrl.sources import ModelRef, open_source
+    from govrl.evidence import ModelRef, open_source
+    from govrl.evidence.publish import publish as publish_decision
 
     source = open_source(tracking_uri, kind="mlflow", timeout=timeout)
     result = publish_decision(

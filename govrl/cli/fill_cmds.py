@@ -20,8 +20,8 @@ from govrl.errors import GovrlError, UsageError
 from govrl.vocabulary import Answer
 
 if TYPE_CHECKING:
-    from govrl.fill import PendingItem
     from govrl.record.governance import ItemResponse
+    from govrl.review.fill import PendingItem
     from govrl.vocabulary import RiskTier
 
 USER_VARIABLE = "GOVRL_USER"
@@ -98,8 +98,8 @@ def _interview(pending: PendingItem, answered_by: str) -> ItemResponse | None:
     """One item's answer from the person, or None if they skip it."""
     from pydantic import ValidationError
 
-    from govrl.fill import now_utc, parse_answer
     from govrl.record.governance import ItemResponse
+    from govrl.review.fill import now_utc, parse_answer
 
     while True:
         word = _ask(ANSWER_PROMPT).strip().lower()
@@ -177,8 +177,8 @@ def _who(as_name: str | None) -> str:
 def _import(
     file: Path, answers: Path, library_dirs: tuple[Path, ...], who: str, as_json: bool
 ) -> None:
-    from govrl.answers import import_answers
-    from govrl.checklist import ChecklistLibrary
+    from govrl.review.answers import import_answers
+    from govrl.review.checklist import ChecklistLibrary
 
     library = ChecklistLibrary.discover(library_dirs)
     report = import_answers(file, answers, library, answered_by=who)
@@ -246,9 +246,9 @@ def fill(
     if as_json:
         raise UsageError("--json applies only with --answers")
 
-    from govrl.checklist import ChecklistLibrary
-    from govrl.fill import pending_items, save_answer, version_warnings
-    from govrl.recordio import load_record
+    from govrl.record.files import load_record
+    from govrl.review.checklist import ChecklistLibrary
+    from govrl.review.fill import pending_items, save_answer, version_warnings
 
     library = ChecklistLibrary.discover(checklist_dirs)
     record = load_record(file).record

@@ -58,8 +58,8 @@ def init(
     checklist_dirs: tuple[Path, ...],
 ) -> None:
     """Create a new assessment record with TODO markers to fill in."""
-    from govrl.checklist import ChecklistLibrary
-    from govrl.scaffold import attachments, scaffold, write_scaffold
+    from govrl.review.checklist import ChecklistLibrary
+    from govrl.review.scaffold import attachments, scaffold, write_scaffold
 
     library = ChecklistLibrary.discover(checklist_dirs)
     data = scaffold(
@@ -86,7 +86,7 @@ def validate(files: tuple[Path, ...], as_json: bool, allow_placeholders: bool) -
     Every problem is reported with its file, line and field path. Exits 1 if
     any file is invalid.
     """
-    from govrl.recordio import validate_file
+    from govrl.record.files import validate_file
 
     reports = [validate_file(path, allow_placeholders=allow_placeholders) for path in files]
     if as_json:
@@ -107,8 +107,8 @@ def validate(files: tuple[Path, ...], as_json: bool, allow_placeholders: bool) -
 @click.option("-o", "--output", type=FILE, help="Write the schema here instead of stdout.")
 def schema(output: Path | None) -> None:
     """Print the record's JSON Schema."""
-    from govrl.fsutil import write_atomic
-    from govrl.schema import record_schema
+    from govrl.atomicfile import write_atomic
+    from govrl.record.schema import record_schema
 
     text = json.dumps(record_schema(), indent=2) + "\n"
     if output:

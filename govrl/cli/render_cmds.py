@@ -60,13 +60,13 @@ def render(
     policy requires, named after the role, for `govrl sign`. Nothing is written
     unless rendering succeeds.
     """
-    from govrl.checklist import ChecklistLibrary
+    from govrl.atomicfile import write_atomic
+    from govrl.documents.render import Format, Kind
+    from govrl.documents.render import render as render_document
     from govrl.errors import UsageError
-    from govrl.fsutil import write_atomic
-    from govrl.policy import load_policy
-    from govrl.recordio import load_record
-    from govrl.render import Format, Kind
-    from govrl.render import render as render_document
+    from govrl.record.files import load_record
+    from govrl.review.checklist import ChecklistLibrary
+    from govrl.review.policy import load_policy
 
     to_stdout = str(output) == "-"
     if to_stdout and as_json:

@@ -36,10 +36,10 @@ def diff(
 
     Says whether approvals of OLD therefore lapse. Exits 0 either way.
     """
-    from govrl.checklist import ChecklistLibrary
-    from govrl.diff import diff_revisions, load_revision
-    from govrl.diffview import as_markdown, as_text
-    from govrl.policy import load_policy
+    from govrl.review.checklist import ChecklistLibrary
+    from govrl.review.diff import diff_revisions, load_revision
+    from govrl.review.diff_text import as_markdown, as_text
+    from govrl.review.policy import load_policy
 
     result = diff_revisions(
         load_revision(old),
@@ -63,9 +63,9 @@ def export() -> None:
 @click.option("-o", "--output", type=FILE, required=True, help="Where to write README.md.")
 def export_hf(file: Path, output: Path) -> None:
     """A Hugging Face model card whose model-index carries the evaluation results."""
-    from govrl.export import hf_card
-    from govrl.fsutil import write_atomic
-    from govrl.recordio import load_record
+    from govrl.atomicfile import write_atomic
+    from govrl.exports import hf_card
+    from govrl.record.files import load_record
 
     write_atomic(output, hf_card(load_record(file).record))
     click.echo(f"wrote {output}")
@@ -76,9 +76,9 @@ def export_hf(file: Path, output: Path) -> None:
 @click.option("-o", "--output", type=FILE, required=True, help="Where to write the BOM JSON.")
 def export_cyclonedx(file: Path, output: Path) -> None:
     """A CycloneDX 1.6 ML-BOM: the model component's modelCard, and its data sets."""
-    from govrl.export import cyclonedx_json
-    from govrl.fsutil import write_atomic
-    from govrl.recordio import load_record
+    from govrl.atomicfile import write_atomic
+    from govrl.exports import cyclonedx_json
+    from govrl.record.files import load_record
 
     write_atomic(output, cyclonedx_json(load_record(file).record))
     click.echo(f"wrote {output}")

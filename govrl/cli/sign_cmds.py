@@ -75,8 +75,8 @@ def keys_new(
     The certificate is self-signed unless --ca-key and --ca-cert name an
     organisation CA (`govrl keys ca`); the CA key uses the same passphrase.
     """
+    from govrl.documents.keys import load_credentials, new_reviewer
     from govrl.errors import UsageError
-    from govrl.keys import load_credentials, new_reviewer
 
     if (ca_key is None) != (ca_cert is None):
         raise UsageError("give both --ca-key and --ca-cert, or neither")
@@ -97,7 +97,7 @@ def keys_new(
 @PASSPHRASE_FILE
 def keys_ca(name: str, out_dir: Path, days: int, passphrase_file: Path | None) -> None:
     """Make an organisation CA (ca.key.pem, ca.cert.pem) to issue reviewer certificates."""
-    from govrl.keys import new_ca
+    from govrl.documents.keys import new_ca
 
     files = new_ca(name, out_dir, passphrase(passphrase_file, confirm=True), days=days)
     click.echo(f"wrote {files.key} (encrypted) and {files.cert}")
@@ -116,7 +116,7 @@ def keys_import(bundle: Path, name: str, out_dir: Path, passphrase_file: Path | 
     The key is re-encrypted with the same passphrase; the chain follows the
     certificate in NAME.cert.pem.
     """
-    from govrl.keys import import_pkcs12
+    from govrl.documents.keys import import_pkcs12
 
     files = import_pkcs12(bundle, name, out_dir, passphrase(passphrase_file))
     click.echo(f"wrote {files.key} (encrypted) and {files.cert}")
@@ -154,11 +154,11 @@ def sign(
     Refuses a document whose record fails its gate, or a role the policy does
     not ask for, unless --force (which the signature then records).
     """
-    from govrl.checklist import ChecklistLibrary
+    from govrl.documents.keys import check_validity, load_credentials, load_pkcs12
+    from govrl.documents.signing import sign_pdf
     from govrl.errors import UsageError
-    from govrl.keys import check_validity, load_credentials, load_pkcs12
-    from govrl.policy import load_policy
-    from govrl.signing import sign_pdf
+    from govrl.review.checklist import ChecklistLibrary
+    from govrl.review.policy import load_policy
 
     if pkcs12 is None and (key_path is None or cert_path is None):
         raise UsageError("give --key and --cert, or --pkcs12")
@@ -211,9 +211,9 @@ def verify(
 
     Exits 0 only when every check holds.
     """
-    from govrl.keys import load_certificates
-    from govrl.policy import load_policy
-    from govrl.verify import verify_pdf
+    from govrl.documents.keys import load_certificates
+    from govrl.documents.verification import verify_pdf
+    from govrl.review.policy import load_policy
 
     roots = [cert for path in trust for cert in load_certificates(path)] if trust else None
     today = at_date.date() if at_date else None

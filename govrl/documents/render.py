@@ -1,0 +1,135 @@
+"""Render a record as a model card or a deployment approval: PDF/A-3b, HTML or Markdown.
+
+Jinja2, WeasyPrint and pydyf load inside the functions that use them, so
+importing this package costs nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from govrl import __version__
+
+if TYPE_CHECKING:
+    from govrl.record import AssessmentRecord
+    from govrl.review.checklist import ChecklistLibrary
+    from govrl.review.policy import Policy
+
+
+class Kind(StrEnum):
+    MODEL_CARD = "model-card"
+    APPROVAL = "approval"
+
+
+class Format(StrEnum):
+    PDF = "pdf"
+    HTML = "html"
+    MD = "md"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One rendered document and what a caller may want to report about it."""
+
+    content: bytes
+    kind: Kind
+    format: Format
+    digest: str
+    verdict: str
+    pages: int | None = None
+    signature_fields: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "format": self.format.value,
+            "digest": self.digest,
+            "verdict": self.verdict,
+            "bytes": len(self.content),
+            "pages": self.pages,
+            "signature_fields": self.signature_fields,
+            "refused": self.refused,
+            "warnings": self.warnings,
+        }
+
+
+def shipped_templates() -> Path:
+    from govrl.resources import data_dir
+
+    return data_dir("templates")
+
+
+def render(
+    record: AssessmentRecord,
+    *,
+    kind: Kind,
+    fmt: Format = Format.PDF,
+    policy: Policy,
+    library: ChecklistLibrary,
+    on: dt.date | None = None,
+    template_dir: Path | None = None,
+) -> Rendered:
+    """Render one document for ``record``, decided under ``policy`` on date ``on``."""
+    from govrl.documents.markdown import md_escape
+    from govrl.documents.templating import environment, render_template
+    from govrl.documents.view import build_view
+    from govrl.record.identity import canonical_json, digest_of
+    from govrl.review.status import status
+
+    root = template_dir or shipped_templates()
+    on = on or dt.date.today()
+    canonical = canonical_json(record)
+    digest = digest_of(canonical)
+    report = status(record, policy, library, today=on)
+    rule = policy.tiers[record.system.risk_tier]
+    view = build_view(
+        record,
+        report,
+        kind=kind.value,
+        digest=digest,
+        govrl_version=__version__,
+        blocking=set(rule.blocking),
+    )
+    verdict = report.decision.verdict.value
+    context = {"view": view, "record": record, "pdf": fmt is Format.PDF}
+    if fmt is Format.MD:
+        env = environment(root, finalize=md_escape)
+        text = render_template(env, f"{kind.value}.md", root, context)
+        return Rendered(text.encode("utf-8"), kind, fmt, digest, verdict)
+    html = render_template(environment(root), f"{kind.value}.html", root, context)
+    if fmt is Format.HTML:
+        return Rendered(html.encode("utf-8"), kind, fmt, digest, verdict)
+    from govrl.documents.html_to_pdf import PdfMeta, html_to_pdf
+
+    meta = PdfMeta(
+        title=f"{view.title}: {record.system.name} {record.system.version}",
+        subject=f"govrl {kind.value} for {record.system.id} {record.system.version}, "
+        f"record {digest}",
+        author=record.system.owner.name,
+        keywords=["govrl", kind.value, digest, f"govrl {__version__}", f"decision {verdict}"],
+        digest=digest,
+        govrl_version=__version__,
+        kind=kind.value,
+        decision=verdict,
+        date=on,
+        valid_until=report.decision.valid_until if kind is Kind.APPROVAL else None,
+    )
+    roles = view.signers if kind is Kind.APPROVAL else []
+    result = html_to_pdf(html, root, meta, canonical, [s.role for s in roles])
+    return Rendered(
+        result.content,
+        kind,
+        fmt,
+        digest,
+        verdict,
+        pages=result.pages,
+        signature_fields=[f.name for f in result.fields],
+        refused=result.refused,
+        warnings=result.warnings,
+    )

@@ -1,0 +1,102 @@
+"""Sandboxed, autoescaped Jinja2 templates, confined to one folder, with located errors."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from govrl.documents.numbers import format_number
+from govrl.documents.view import interval, provenance, timestamp
+from govrl.errors import GovrlError
+
+if TYPE_CHECKING:
+    from jinja2 import BaseLoader, Environment
+
+
+class TemplateFailure(GovrlError):
+    """A template could not be loaded or rendered; names the template and line."""
+
+
+def _confined_loader(root: Path) -> BaseLoader:
+    from jinja2 import FileSystemLoader, TemplateNotFound
+
+    real_root = os.path.realpath(root)
+
+    class ConfinedLoader(FileSystemLoader):
+        """Refuses templates whose real path (after symlinks) leaves the folder."""
+
+        def get_source(
+            self, environment: Environment, template: str
+        ) -> tuple[str, str, Callable[[], bool]]:
+            source, filename, uptodate = super().get_source(environment, template)
+            real = os.path.realpath(filename)
+            if os.path.commonpath([real, real_root]) != real_root:
+                raise TemplateNotFound(
+                    f"{template} (its real path {real} is outside the template folder)"
+                )
+            return source, filename, uptodate
+
+    return ConfinedLoader(str(root), followlinks=False)
+
+
+def _dash_for_none(value: Any) -> Any:
+    return "—" if value is None else value
+
+
+def environment(root: Path, *, finalize: Callable[[Any], Any] | None = None) -> Environment:
+    """An HTML environment (autoescaped) or, given an escaping ``finalize``, a Markdown one."""
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    env = SandboxedEnvironment(
+        loader=_confined_loader(root),
+        autoescape=finalize is None,
+        undefined=StrictUndefined,
+        finalize=finalize or _dash_for_none,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(num=format_number, ci=interval, prov=provenance, when=timestamp)
+    return env
+
+
+def render_template(env: Environment, name: str, root: Path, context: dict[str, Any]) -> str:
+    """Render ``name``; any failure becomes a TemplateFailure naming template and line."""
+    from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError
+
+    try:
+        return env.get_template(name).render(context)
+    except TemplateSyntaxError as exc:
+        where = f"{exc.filename or exc.name or name}:{exc.lineno}"
+        raise TemplateFailure(
+            f"{where}: template error: {exc.message}",
+            hint="fix the template, or render with govrl's shipped templates",
+        ) from None
+    except TemplateNotFound as exc:
+        raise TemplateFailure(
+            f"template {exc.name!r} not found in {root}",
+            hint="a template folder needs every template govrl renders "
+            "(copy govrl's templates folder and edit the copy)",
+        ) from None
+    except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
+        where = _template_frame(exc.__traceback__, root) or name
+        raise TemplateFailure(
+            f"{where}: template error: {type(exc).__name__}: {exc}",
+            hint="fix the template, or render with govrl's shipped templates",
+        ) from None
+
+
+def _template_frame(tb: TracebackType | None, root: Path) -> str | None:
+    """``file:line`` of the innermost traceback frame that runs a template in ``root``."""
+    real_root = os.path.realpath(root)
+    found = None
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.startswith(real_root) or filename.startswith(str(root)):
+            found = f"{filename}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return found

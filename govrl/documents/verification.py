@@ -1,0 +1,236 @@
+"""Verification that a signed approval still says what its reviewers approved.
+
+A signature check alone is not enough: an incremental update can draw over a
+page or swap the embedded record while every signature stays cryptographically
+valid. So each signature also goes through pyHanko's difference analysis, and
+the record inside the file must match the digest the document shows and the
+digest every signer named.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from govrl.documents.pdffile import damage_errors, open_pdf
+from govrl.documents.signing import FORCED_MARK
+from govrl.record.identity import digest_of
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from govrl.review.policy import Policy
+
+_STATED = re.compile(r"record (sha256:[0-9a-f]{64})")
+_ALLOWED_LATER_CHANGES = {"NONE", "LTA_UPDATES", "FORM_FILLING"}
+
+
+@dataclass
+class SignatureCheck:
+    role: str
+    signer: str
+    signed_at: str | None
+    intact: bool
+    trusted: bool | None
+    later_changes: str
+    stated_digest: str | None
+    forced: bool
+    problems: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+@dataclass
+class VerifyReport:
+    path: Path
+    record_digest: str | None
+    shown_digest: str | None
+    signatures: list[SignatureCheck]
+    required_roles: list[str]
+    missing_roles: list[str]
+    valid_until: str | None
+    expired: bool | None
+    problems: list[str]
+    warnings: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": str(self.path),
+            "ok": self.ok,
+            "record_digest": self.record_digest,
+            "shown_digest": self.shown_digest,
+            "required_roles": self.required_roles,
+            "missing_roles": self.missing_roles,
+            "valid_until": self.valid_until,
+            "expired": self.expired,
+            "signatures": [s.as_dict() for s in self.signatures],
+            "problems": self.problems,
+            "warnings": self.warnings,
+        }
+
+
+def _context(trust: list[x509.Certificate] | None) -> Any:
+    from asn1crypto import x509 as asn1_x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from pyhanko_certvalidator import ValidationContext
+
+    roots = [asn1_x509.Certificate.load(c.public_bytes(Encoding.DER)) for c in trust or []]
+    return ValidationContext(trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail")
+
+
+def _check_signature(
+    embedded: Any, context: Any, record_digest: str | None, check_trust: bool
+) -> SignatureCheck:
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.settings import KeyUsageConstraints
+
+    usage = KeyUsageConstraints(
+        key_usage={"digital_signature", "non_repudiation"}, match_all_key_usages=False
+    )
+    role = str(embedded.field_name)
+    try:
+        status = validate_pdf_signature(embedded, context, key_usage_settings=usage)
+    except damage_errors() as exc:
+        # A byte flipped inside a signed object can break parsing before any digest is
+        # compared: the document was changed all the same.
+        check = SignatureCheck(
+            role=role,
+            signer="unknown",
+            signed_at=None,
+            intact=False,
+            trusted=None,
+            later_changes="UNKNOWN",
+            stated_digest=None,
+            forced=False,
+        )
+        check.problems.append(
+            f"signature {role!r}: the signed bytes were changed; the file no longer "
+            f"parses where they are ({type(exc).__name__}: {exc})"
+        )
+        return check
+    cert = status.signing_cert
+    signer = cert.subject.native.get("common_name", cert.subject.human_friendly)
+    reason = str(embedded.sig_object.get("/Reason", ""))
+    stated = _STATED.search(reason)
+    level = status.modification_level.name if status.modification_level else "NONE"
+    when = status.signer_reported_dt
+    if status.timestamp_validity is not None:
+        when = status.timestamp_validity.timestamp
+    check = SignatureCheck(
+        role=role,
+        signer=str(signer),
+        signed_at=when.isoformat() if when else None,
+        intact=bool(status.intact and status.valid),
+        trusted=status.trust_problem_indic is None if check_trust else None,
+        later_changes=level,
+        stated_digest=stated.group(1) if stated else None,
+        forced=FORCED_MARK in reason,
+    )
+    if not check.intact:
+        check.problems.append(
+            f"signature {role!r} by {signer}: the signed bytes were changed (digest mismatch)"
+        )
+    if level not in _ALLOWED_LATER_CHANGES:
+        check.problems.append(
+            f"signature {role!r} by {signer}: the document was changed after it was signed "
+            f"beyond adding signatures (pyHanko difference analysis: {level})"
+        )
+    if check.stated_digest is None:
+        check.problems.append(f"signature {role!r} does not name the record it approves")
+    elif record_digest and check.stated_digest != record_digest:
+        check.problems.append(
+            f"signature {role!r} approved record {check.stated_digest}, "
+            f"but the document now carries {record_digest}"
+        )
+    if check.trusted is False:
+        check.problems.append(
+            f"signature {role!r} by {signer}: the certificate does not chain to a trusted CA"
+        )
+    cert_role = _title(cert)
+    if cert_role and cert_role != role:
+        check.problems.append(
+            f"signature {role!r} was made with a certificate for role {cert_role!r}"
+        )
+    return check
+
+
+def _title(cert: Any) -> str | None:
+    title = cert.subject.native.get("title")
+    return str(title) if title else None
+
+
+def verify_pdf(
+    path: Path,
+    *,
+    policy: Policy,
+    trust: list[x509.Certificate] | None = None,
+    today: dt.date | None = None,
+) -> VerifyReport:
+    """Check every signature, the embedded record, the required roles and expiry."""
+    from govrl.record import AssessmentRecord
+
+    logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # it logs a traceback per finding
+    today = today or dt.date.today()
+    doc = open_pdf(path)
+    problems: list[str] = []
+    warnings: list[str] = []
+    record_digest = digest_of(doc.record_json) if doc.record_json is not None else None
+    if record_digest is None:
+        problems.append(doc.record_problem)
+    elif record_digest != doc.shown_digest:
+        problems.append(
+            f"the embedded record's digest {record_digest} differs from the one the "
+            f"document shows ({doc.shown_digest})"
+        )
+    context = _context(trust)
+    try:
+        embedded = list(doc.reader.embedded_signatures)
+    except damage_errors() as exc:
+        problems.append(f"the signature fields cannot be read: the file is damaged ({exc})")
+        embedded = []
+    signatures = [_check_signature(s, context, record_digest, trust is not None) for s in embedded]
+    for check in signatures:
+        problems.extend(check.problems)
+        if check.forced:
+            warnings.append(f"signature {check.role!r} was forced past a refusal (see its reason)")
+    required: list[str] = []
+    if doc.record_json is not None:
+        try:  # pydantic's ValidationError, JSON and UTF-8 errors are all ValueErrors
+            record = AssessmentRecord.model_validate(json.loads(doc.record_json))
+        except ValueError:
+            problems.append("the embedded record.json is not a valid assessment record")
+        else:
+            required = list(policy.tiers[record.system.risk_tier].signers)
+    good = {c.role for c in signatures if not c.problems}
+    missing = [role for role in required if role not in good]
+    if missing:
+        problems.append("required roles not validly signed: " + ", ".join(missing))
+    expired = None
+    if doc.valid_until:
+        expired = today > dt.date.fromisoformat(doc.valid_until)
+        if expired:
+            problems.append(f"the approval expired on {doc.valid_until}")
+    else:
+        problems.append("the document states no validity period")
+    return VerifyReport(
+        path=path,
+        record_digest=record_digest,
+        shown_digest=doc.shown_digest,
+        signatures=signatures,
+        required_roles=required,
+        missing_roles=missing,
+        valid_until=doc.valid_until,
+        expired=expired,
+        problems=problems,
+        warnings=warnings,
+    )

@@ -1,0 +1,415 @@
+"""The convention that turns runs (metric keys, tags, artifact tables) into record entries.
+
+docs/collect.md states the rules; a mapping file (govrl.evidence.mapping) overrides them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from govrl.errors import InputError, Problem
+from govrl.evidence.interface import Evidence, FetchPlan, Point, RunEvidence
+from govrl.evidence.mapping import Mapping
+from govrl.evidence.tables import BOOL_FIELDS, read_table
+from govrl.vocabulary import Estimator, SourceKind, StressKind
+
+METRICS, OFF_POLICY, STRESS, SUBGROUPS, OOD = (
+    "metrics",
+    "off_policy",
+    "stress_tests",
+    "subgroups",
+    "ood_detection",
+)
+SECTIONS = (METRICS, OFF_POLICY, STRESS, SUBGROUPS, OOD)
+_BOUNDS = ("value", "ci_low", "ci_high", "ci_level")
+EVIDENCE_FIELDS = {
+    METRICS: _BOUNDS,
+    OFF_POLICY: (*_BOUNDS, "ess", "episodes", "behaviour_value"),
+    STRESS: (*_BOUNDS, "baseline", "passed"),
+    SUBGROUPS: (*_BOUNDS, "n", "ess"),
+    OOD: ("auroc", "false_alarm_rate", "detection_rate"),
+}
+DESCRIPTIVE_FIELDS = {
+    METRICS: ("name", "description", "higher_is_better", "unit", "split"),
+    OFF_POLICY: ("estimator", "target", "notes"),
+    STRESS: ("scenario", "kind", "description", "metric"),
+    SUBGROUPS: (),
+    OOD: ("method", "evaluated_on", "on_detection"),
+}
+IDENTITY_FIELDS = {
+    METRICS: ("id",),
+    OFF_POLICY: ("id",),
+    STRESS: ("id",),
+    SUBGROUPS: ("attribute", "group", "metric"),
+    OOD: (),
+}
+TODO = {
+    "target": "TODO: what this estimates, e.g. expected return per episode",
+    "metric": "TODO: the metric this stress test reports",
+    "method": "TODO: how out-of-distribution states are detected",
+    "evaluated_on": "TODO: the in- and out-of-distribution data it was evaluated on",
+    "on_detection": "TODO: what the system does when a state is flagged",
+}
+_TAG_SECTIONS = {"metric": METRICS, "ope": OFF_POLICY, "stress": STRESS}
+_ARTIFACT_SECTIONS = {"metrics": METRICS, "ope": OFF_POLICY, "stress": STRESS}
+_ARTIFACT_SECTIONS |= {"subgroups": SUBGROUPS, "ood": OOD}
+_TAG = re.compile(r"^govrl\.(metric|ope|stress)\.(.+)\.([a-z_]+)$")
+_ESTIMATORS = {e.value.lower(): e.value for e in Estimator}
+_KINDS = {k.value for k in StressKind}
+
+
+def slug(parts: tuple[str, ...]) -> str:
+    """A record id from key segments: lower case, runs of other characters as '-'."""
+    return re.sub(r"[^a-z0-9.:@]+", "-", "-".join(parts).lower()).strip("-.:@")
+
+
+def label(section: str, identity: tuple[str, ...]) -> str:
+    return f"evaluation.{section}" + (f"[{'/'.join(identity)}]" if identity else "")
+
+
+@dataclass
+class Collected:
+    """One entry for the record, before it meets what the record already holds."""
+
+    section: str
+    identity: tuple[str, ...]
+    data: dict[str, Any]  # evidence fields, provenance, and descriptive fields the source gave
+    defaults: dict[str, Any]  # descriptive fields for when neither source nor record has them
+    origin: str
+    points: list[Point] | None = None  # summarised once higher_is_better is settled
+    value_from: str = "last"
+
+    @property
+    def label(self) -> str:
+        return label(self.section, self.identity)
+
+
+@dataclass
+class Harvest:
+    entries: list[Collected] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    unmapped: list[str] = field(default_factory=list)
+
+
+def _descriptors(tags: dict[str, str]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Descriptions from tags: ``govrl.<metric|ope|stress>.<id>.<field>``, ``govrl.ood.<field>``."""
+    found: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
+    for key, value in tags.items():
+        match = _TAG.match(key)
+        if match and match[3] in DESCRIPTIVE_FIELDS[_TAG_SECTIONS[match[1]]]:
+            found[(_TAG_SECTIONS[match[1]], match[2])][match[3]] = value
+        elif key.startswith("govrl.ood.") and key[10:] in DESCRIPTIVE_FIELDS[OOD]:
+            found[(OOD, "")][key[10:]] = value
+    for fields in found.values():
+        if "higher_is_better" in fields:  # anything but true/false fails validation, named
+            flag = fields["higher_is_better"]
+            fields["higher_is_better"] = {"true": True, "false": False}.get(flag.lower(), flag)
+        if "estimator" in fields:
+            fields["estimator"] = _ESTIMATORS.get(fields["estimator"].lower(), "other")
+    return found
+
+
+class Convention:
+    """Reads evidence into entries the way docs/collect.md describes, as ``mapping`` adjusts."""
+
+    def __init__(self, mapping: Mapping | None = None) -> None:
+        self.mapping = mapping or Mapping()
+        p = self.mapping.prefixes
+        self._prefix = {p.eval: METRICS, p.ope: OFF_POLICY, p.stress: STRESS}
+        self._prefix |= {p.subgroup: SUBGROUPS, p.ood: OOD}
+
+    def plan(self) -> FetchPlan:
+        names = {f"{stem}.{ext}" for stem in _ARTIFACT_SECTIONS for ext in ("json", "csv")}
+        return FetchPlan(self.wants_history, self.mapping.artifact_dir, frozenset(names))
+
+    def wants_history(self, key: str) -> bool:
+        if self.mapping.ignored(key):
+            return False
+        rule = self.mapping.rule_for(key)
+        if rule is not None:
+            return rule.history
+        parsed = self.classify(key)
+        return parsed is not None and parsed[0] == METRICS and parsed[2] == "value"
+
+    def classify(self, key: str) -> tuple[str, tuple[str, ...], str] | None:
+        """(section, path, field) for a key in the convention, or None."""
+        head, _, rest = key.partition("/")
+        section = self._prefix.get(head)
+        parts = tuple(rest.split("/")) if rest else ()
+        if section is None or not parts or "" in parts:
+            return None
+        fields = EVIDENCE_FIELDS[section]
+        if section == OOD:
+            return (OOD, (), parts[0]) if len(parts) == 1 and parts[0] in fields else None
+        path, name = (
+            (parts[:-1], parts[-1]) if len(parts) > 1 and parts[-1] in fields else (parts, "value")
+        )
+        if section == SUBGROUPS and len(path) != 3:
+            return None
+        return section, path, name
+
+    # ------------------------------------------------------------------ harvest
+
+    def harvest(self, evidence: Evidence, fetched_at: dt.datetime) -> Harvest:
+        """Every entry the evidence supports, each with its provenance."""
+        out = Harvest()
+        for run in evidence.runs:
+            described = _descriptors(run.tags)
+            self._from_keys(evidence, run, described, fetched_at, out)
+            self._from_tables(evidence, run, described, fetched_at, out)
+        seen: dict[tuple[str, tuple[str, ...]], str] = {}
+        clashes = []
+        for entry in out.entries:
+            key = (entry.section, entry.identity)
+            if key in seen:
+                clashes.append(f"{entry.label} comes from both {seen[key]} and {entry.origin}")
+            seen.setdefault(key, entry.origin)
+        if clashes:
+            raise InputError(
+                [Problem(c + "; select one run, or rename one with --mapping") for c in clashes],
+                what="evidence",
+            )
+        return out
+
+    def _provenance(
+        self,
+        evidence: Evidence,
+        run: RunEvidence,
+        fetched_at: dt.datetime,
+        *,
+        key: str | None = None,
+        artifact: tuple[str, str] | None = None,
+    ) -> dict[str, Any]:
+        found = {
+            "source": evidence.source.value,
+            "tracking_uri": evidence.location if evidence.source is SourceKind.MLFLOW else None,
+            "experiment": run.experiment,
+            "run_id": run.run_id,
+            "model_name": run.model_name,
+            "model_version": run.model_version,
+            "metric_key": key,
+            "artifact_path": artifact[0] if artifact else run.evidence_path,
+            "artifact_sha256": artifact[1] if artifact else None,
+            "fetched_at": fetched_at,
+        }
+        return {k: v for k, v in found.items() if v is not None}
+
+    def _finish(
+        self,
+        entry: Collected,
+        run: RunEvidence,
+        described: dict[tuple[str, str], dict[str, Any]],
+        given: dict[str, Any] | None = None,
+    ) -> Collected:
+        """Add descriptive fields (mapping > source row > tags) and check the interval's level."""
+        entry_id = entry.identity[0] if entry.identity and entry.section != SUBGROUPS else ""
+        describe = self.mapping.describe
+        sections: dict[str, dict[str, Any]] = {
+            METRICS: describe.metrics,
+            OFF_POLICY: describe.off_policy,
+            STRESS: describe.stress_tests,
+        }
+        by_id = sections.get(entry.section, {})
+        override = describe.ood_detection if entry.section == OOD else by_id.get(entry_id)
+        entry.data.update(described.get((entry.section, entry_id), {}))
+        entry.data.update(given or {})
+        if override is not None:
+            entry.data.update(override.model_dump(mode="json", exclude_none=True))
+        data = entry.data
+        if ("ci_low" in data or "ci_high" in data) and "ci_level" not in data:
+            level = run.tags.get("govrl.ci_level") or self.mapping.ci_level
+            if level is None:
+                raise InputError(
+                    [
+                        Problem(
+                            f"{entry.label} from {entry.origin} has an interval but no ci_level",
+                            path="ci_level",
+                        )
+                    ],
+                    what="evidence",
+                )
+            try:
+                data["ci_level"] = float(level)
+            except ValueError:
+                raise InputError(
+                    [Problem(f"run {run.label}: tag govrl.ci_level is not a number: {level!r}")],
+                    what="evidence",
+                ) from None
+        return entry
+
+    def _from_keys(
+        self,
+        evidence: Evidence,
+        run: RunEvidence,
+        described: dict[tuple[str, str], dict[str, Any]],
+        fetched_at: dt.datetime,
+        out: Harvest,
+    ) -> None:
+        groups: dict[tuple[str, tuple[str, ...]], dict[str, tuple[float, str]]] = defaultdict(dict)
+        for key in sorted(run.metrics):
+            value = run.metrics[key]
+            if self.mapping.ignored(key):
+                continue
+            rule = self.mapping.rule_for(key)
+            if not math.isfinite(value) and (rule or self.classify(key)):
+                out.warnings.append(f"{run.label}: {key} is {value}; left out")
+                continue
+            if rule is not None:
+                entry_id = rule.id or slug(tuple(key.split("/")))
+                name = key
+                if rule.per_run:  # seeds or variants that log the same key
+                    entry_id += "-" + slug((run.name or run.run_id or "run",))
+                    name += f" ({run.label})"
+                entry = Collected(
+                    METRICS,
+                    (entry_id,),
+                    {"id": entry_id, "value": value},
+                    {"name": name},
+                    f"run {run.label} metric {key}",
+                    self._points(run, key, out) if rule.history else None,
+                    rule.value,
+                )
+                entry.data["provenance"] = self._provenance(evidence, run, fetched_at, key=key)
+                given = rule.model_dump(
+                    mode="json",
+                    exclude_none=True,
+                    include={"name", "description", "unit", "split", "higher_is_better"},
+                )
+                out.entries.append(self._finish(entry, run, described, given))
+                continue
+            parsed = self.classify(key)
+            if parsed is None:
+                out.unmapped.append(key)
+                continue
+            section, path, name = parsed
+            if name in groups[(section, path)]:
+                out.warnings.append(
+                    f"{run.label}: {key} repeats {groups[(section, path)][name][1]}"
+                )
+                continue
+            groups[(section, path)][name] = (value, key)
+        for (section, path), fields in groups.items():
+            out.entries.append(
+                self._finish(
+                    self._entry(evidence, run, section, path, fields, fetched_at, out),
+                    run,
+                    described,
+                )
+            )
+
+    def _points(self, run: RunEvidence, key: str, out: Harvest) -> list[Point] | None:
+        points = run.histories.get(key)
+        if not points:
+            return None
+        kept = [p for p in points if p[0] >= 0 and math.isfinite(p[2])]
+        if len(kept) < len(points):
+            dropped = len(points) - len(kept)
+            out.warnings.append(f"{run.label}: {key} history: {dropped} non-finite points left out")
+        return kept if len(kept) > 1 else None
+
+    def _entry(
+        self,
+        evidence: Evidence,
+        run: RunEvidence,
+        section: str,
+        path: tuple[str, ...],
+        fields: dict[str, tuple[float, str]],
+        fetched_at: dt.datetime,
+        out: Harvest,
+    ) -> Collected:
+        key = fields["value"][1] if "value" in fields else min(k for _, k in fields.values())
+        prefix = key.rsplit("/", 1)[0] if key.rsplit("/", 1)[-1] in fields else key
+        data: dict[str, Any] = {}
+        for name, (value, source_key) in fields.items():
+            if name in BOOL_FIELDS:
+                if value not in (0.0, 1.0):
+                    raise InputError(
+                        [Problem(f"run {run.label}: {source_key} must be 0 or 1, not {value}")],
+                        what="evidence",
+                    )
+                data[name] = value == 1.0
+            elif name in ("n", "episodes"):
+                if not value.is_integer():
+                    raise InputError(
+                        [Problem(f"run {run.label}: {source_key} must be whole, not {value}")],
+                        what="evidence",
+                    )
+                data[name] = int(value)
+            else:
+                data[name] = value
+        points = None
+        identity: tuple[str, ...] = ()
+        if section == OFF_POLICY and path[0].lower() in _ESTIMATORS:
+            data["estimator"] = _ESTIMATORS[path[0].lower()]
+        if section == STRESS and len(path) > 1 and path[0] in _KINDS:
+            data["kind"], path = path[0], path[1:]
+        if section == SUBGROUPS:
+            identity = path
+            data |= dict(zip(IDENTITY_FIELDS[SUBGROUPS], path, strict=True))
+        elif section != OOD:
+            identity = (slug(path),)
+            data["id"] = identity[0]
+        defaults = self._defaults(section, identity, " ".join(path).replace("_", " "))
+        if section == METRICS and "value" in fields:
+            points = self._points(run, fields["value"][1], out)
+        data["provenance"] = self._provenance(evidence, run, fetched_at, key=key)
+        return Collected(section, identity, data, defaults, f"run {run.label} {prefix}", points)
+
+    def _from_tables(
+        self,
+        evidence: Evidence,
+        run: RunEvidence,
+        described: dict[tuple[str, str], dict[str, Any]],
+        fetched_at: dt.datetime,
+        out: Harvest,
+    ) -> None:
+        for path in sorted(run.artifacts):
+            artifact = run.artifacts[path]
+            stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+            section = _ARTIFACT_SECTIONS.get(stem)
+            if section is None:
+                continue
+            allowed = frozenset(
+                IDENTITY_FIELDS[section] + DESCRIPTIVE_FIELDS[section] + EVIDENCE_FIELDS[section]
+            )
+            source = f"{run.label}:{path}"
+            rows = read_table(path, artifact.content, source=source, allowed=allowed)
+            if section == OOD and len(rows) > 1:
+                raise InputError([Problem("holds more than one OOD result", source)])
+            for index, row in enumerate(rows, start=1):
+                missing = [f for f in IDENTITY_FIELDS[section] if f not in row]
+                if missing:
+                    raise InputError(
+                        [Problem(f"{', '.join(missing)} missing", source, None, f"row {index}")]
+                    )
+                identity = tuple(str(row[f]) for f in IDENTITY_FIELDS[section])
+                evidence_part = {
+                    k: v for k, v in row.items() if k not in DESCRIPTIVE_FIELDS[section]
+                }
+                given = {k: v for k, v in row.items() if k in DESCRIPTIVE_FIELDS[section]}
+                defaults = self._defaults(section, identity)
+                entry = Collected(
+                    section, identity, evidence_part, defaults, f"{source} row {index}"
+                )
+                entry.data["provenance"] = self._provenance(
+                    evidence, run, fetched_at, artifact=(artifact.path, artifact.sha256)
+                )
+                out.entries.append(self._finish(entry, run, described, given))
+
+    @staticmethod
+    def _defaults(section: str, identity: tuple[str, ...], title: str = "") -> dict[str, Any]:
+        """Descriptions to fall back on: a readable name, or a TODO a person must replace."""
+        if section == METRICS:
+            return {"name": title or identity[0]}
+        if section == OFF_POLICY:
+            return {"estimator": "other", "target": TODO["target"]}
+        if section == STRESS:
+            return {"scenario": title or identity[0], "kind": "other", "metric": TODO["metric"]}
+        if section == OOD:
+            return {k: TODO[k] for k in DESCRIPTIVE_FIELDS[OOD]}
+        return {}

@@ -1,0 +1,130 @@
+"""The mapping file: how a team's metric keys, names and tables map into the record."""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, model_validator
+from pydantic_core import PydanticCustomError
+
+from govrl.evidence.history import MAX_POINTS, WINDOW
+from govrl.record.base import Identifier, Name, StrictModel, Text
+from govrl.vocabulary import Estimator, StressKind
+
+_GLOB = set("*?[")
+
+
+class MetricRule(StrictModel):
+    """A metric key (or glob) outside the convention to collect into evaluation.metrics."""
+
+    key: Name
+    id: Identifier | None = None
+    name: Name | None = None
+    description: Text | None = None
+    unit: Name | None = None
+    split: Name | None = None
+    higher_is_better: StrictBool | None = None
+    value: Literal["last", "best"] = "last"
+    history: StrictBool = True
+    per_run: StrictBool = Field(
+        default=False, description="one entry per run, its id ending in the run's name"
+    )
+
+    @model_validator(mode="after")
+    def _id_for_exact_keys(self) -> Self:
+        if self.id is not None and _GLOB & set(self.key):
+            raise PydanticCustomError(
+                "rule_id", "id names one metric; a key pattern matches many", {"field": "id"}
+            )
+        return self
+
+    def matches(self, key: str) -> bool:
+        return fnmatchcase(key, self.key) if _GLOB & set(self.key) else key == self.key
+
+
+class MetricText(StrictModel):
+    name: Name | None = None
+    description: Text | None = None
+    unit: Name | None = None
+    split: Name | None = None
+    higher_is_better: StrictBool | None = None
+
+
+class EstimateText(StrictModel):
+    estimator: Estimator | None = None
+    target: Name | None = None
+    notes: Text | None = None
+
+
+class StressText(StrictModel):
+    scenario: Name | None = None
+    kind: StressKind | None = None
+    description: Text | None = None
+    metric: Name | None = None
+
+
+class DetectorText(StrictModel):
+    method: Text | None = None
+    evaluated_on: Text | None = None
+    on_detection: Text | None = None
+
+
+class Describe(StrictModel):
+    """Descriptive fields per collected entry id; they win over the source's own."""
+
+    metrics: dict[Identifier, MetricText] = Field(default_factory=dict)
+    off_policy: dict[Identifier, EstimateText] = Field(default_factory=dict)
+    stress_tests: dict[Identifier, StressText] = Field(default_factory=dict)
+    ood_detection: DetectorText | None = None
+
+
+class Prefixes(StrictModel):
+    """The first segment of a metric key that sends it to a record section."""
+
+    eval: Name = "eval"
+    ope: Name = "ope"
+    stress: Name = "stress"
+    subgroup: Name = "subgroup"
+    ood: Name = "ood"
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        values = list(self.model_dump().values())
+        if len(set(values)) != len(values) or any("/" in v for v in values):
+            raise PydanticCustomError(
+                "prefixes", "prefixes must be distinct single key segments (no '/')"
+            )
+        return self
+
+
+class Mapping(StrictModel):
+    """Overrides of the collection convention; every field has the documented default."""
+
+    prefixes: Prefixes = Field(default_factory=Prefixes)
+    artifact_dir: Name = "govrl"
+    metrics: list[MetricRule] = Field(default_factory=list)
+    describe: Describe = Field(default_factory=Describe)
+    ignore: list[Name] = Field(default_factory=list, description="metric key globs to leave out")
+    ci_level: Annotated[StrictFloat, Field(gt=0, lt=1)] | None = Field(
+        default=None, description="the level of intervals that do not state their own"
+    )
+    window: Annotated[StrictInt, Field(ge=1, le=10_000)] = WINDOW
+    points: Annotated[StrictInt, Field(ge=3, le=2000)] = MAX_POINTS
+
+    def rule_for(self, key: str) -> MetricRule | None:
+        return next((rule for rule in self.metrics if rule.matches(key)), None)
+
+    def ignored(self, key: str) -> bool:
+        return any(fnmatchcase(key, pattern) for pattern in self.ignore)
+
+
+def load_mapping(path: Path | None) -> Mapping:
+    """The mapping at ``path``, or the convention's defaults when there is none."""
+    if path is None:
+        return Mapping()
+    from govrl.yamlio import load
+    from govrl.yamlmodel import validate_document
+
+    return validate_document(Mapping, load(path), "mapping")

@@ -1,0 +1,429 @@
+"""MLflow as an evidence source: runs, model versions, histories and artifacts, failing fast.
+
+mlflow is imported only inside the functions that talk to it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import sqlite3
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+from urllib.request import url2pathname
+
+from govrl.evidence.interface import (
+    ArtifactFile,
+    Evidence,
+    EvidenceNotFound,
+    EvidenceSource,
+    FetchPlan,
+    ModelRef,
+    Point,
+    PublishReceipt,
+    PublishRequest,
+    RunEvidence,
+    Selection,
+    SourceError,
+    SourceUnavailable,
+    SourceUsageError,
+)
+from govrl.vocabulary import SourceKind
+
+DEFAULT_TIMEOUT = 10.0
+BULK_HISTORY = "/ajax-api/2.0/mlflow/metrics/get-history-bulk"
+BULK_LIMIT = 25_000  # the server's cap on points per bulk answer
+BULK_RUNS = 100  # the server's cap on run ids per bulk request
+_REMOTE = {"http", "https", "databricks", "postgresql", "mysql", "mssql"}
+_WRONG_ID = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
+_REFUSED = {"PERMISSION_DENIED", "UNAUTHENTICATED"}
+
+
+def public_uri(uri: str) -> str:
+    """The URI without credentials or query, fit to print and to store in a record."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https"):
+        return uri.split("?", 1)[0]
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    netloc += f":{parts.port}" if parts.port else ""
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+def check_uri(uri: str) -> None:
+    """Refuse URIs MLflow would quietly turn into a new, empty local store."""
+    scheme = urlsplit(uri).scheme
+    if scheme == "sqlite":
+        path = uri[len("sqlite://") :].split("?", 1)[0]
+        if not path.startswith("/") or path in ("/", "/:memory:"):
+            raise SourceUsageError(f"{uri}: name a database file, as sqlite:///PATH")
+        database = Path(path[1:])
+        if not database.is_file():
+            raise SourceUnavailable(
+                f"no MLflow database at {database} ({uri}); govrl never creates one",
+                hint="check the path (sqlite:///relative.db or sqlite:////absolute.db)",
+            )
+        _check_mlflow_database(database)
+    elif scheme in ("", "file"):
+        folder = Path(url2pathname(urlsplit(uri).path)) if scheme == "file" else Path(uri)
+        if not folder.is_dir():
+            raise SourceUnavailable(
+                f"no MLflow store at {uri}",
+                hint="a server is http(s)://HOST:PORT; a local database is sqlite:///PATH",
+            )
+    elif scheme not in _REMOTE:
+        raise SourceUsageError(f"{uri}: not an MLflow tracking URI (http(s)://, sqlite:///, ...)")
+
+
+def _check_mlflow_database(database: Path) -> None:
+    """Refuse a file MLflow would otherwise fill with its own tables."""
+    try:
+        read_only = database.resolve().as_uri() + "?mode=ro"
+        with contextlib.closing(sqlite3.connect(read_only, uri=True)) as db:
+            rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    except sqlite3.Error as exc:
+        raise SourceUnavailable(f"{database} is not a readable SQLite database: {exc}") from None
+    if not {"experiments", "runs"} <= {row[0] for row in rows}:
+        raise SourceUnavailable(f"{database} is not an MLflow database (it has no runs table)")
+
+
+@contextlib.contextmanager
+def fast_failing(timeout: float) -> Iterator[None]:
+    """Bound every MLflow call (no retries, a timeout) and keep telemetry and chatter off."""
+    settings = {
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, math.ceil(timeout))),
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    }
+    saved = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
+    loggers = [logging.getLogger(name) for name in ("mlflow", "alembic")]
+    levels = [logger.level for logger in loggers]
+    try:
+        import mlflow  # noqa: F401  (after the settings: telemetry is decided at import)
+
+        for logger in loggers:  # mlflow sets its own level on import; its INFO is noise here
+            logger.setLevel(logging.WARNING)
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _reason(text: str, timeout: float) -> str:
+    if "timed out" in text.lower() or "timeout" in text.lower():
+        return f"no answer within {timeout:g} s"
+    if "refused" in text.lower() or "Max retries exceeded" in text or "Connection" in text:
+        return "connection refused or lost"
+    return text.split("\n", 1)[0][:300]
+
+
+class MlflowSource(EvidenceSource):
+    """Reads runs and model versions from an MLflow tracking server or local store."""
+
+    kind = SourceKind.MLFLOW
+
+    def __init__(self, tracking_uri: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        check_uri(tracking_uri)
+        self.uri = tracking_uri
+        self.location = public_uri(tracking_uri)
+        self.timeout = timeout
+        self.http = urlsplit(tracking_uri).scheme in ("http", "https")
+
+    # ------------------------------------------------------------- plumbing
+
+    @contextlib.contextmanager
+    def _client(self) -> Iterator[Any]:
+        with fast_failing(self.timeout):
+            with self._step("open the MLflow client"):
+                from mlflow import MlflowClient
+
+                client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+            yield client
+
+    @contextlib.contextmanager
+    def _step(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except SourceError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc, what) from exc
+
+    def _translate(self, exc: Exception, what: str) -> SourceError:
+        import requests
+        from mlflow.exceptions import MlflowException
+
+        if isinstance(exc, MlflowException):
+            message = str(exc.message)
+            code = str(exc.error_code)
+            message = message.removeprefix(f"{code}: ").strip()
+            if code in _WRONG_ID:
+                return EvidenceNotFound(f"{what}: {message} (at {self.location})")
+            if code in _REFUSED:
+                return SourceUnavailable(
+                    f"{what}: MLflow at {self.location} refused: {message}",
+                    hint="check MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD",
+                )
+            if "API request to" in message:
+                return self._unreachable(what, message)
+            return SourceUnavailable(f"{what}: MLflow at {self.location} failed: {message}")
+        if isinstance(exc, requests.RequestException):
+            return self._unreachable(what, str(exc))
+        if isinstance(exc, OSError):
+            return SourceUnavailable(f"{what}: {exc}")
+        raise exc
+
+    def _unreachable(self, what: str, text: str) -> SourceUnavailable:
+        return SourceUnavailable(
+            f"{what}: cannot reach MLflow at {self.location}: {_reason(text, self.timeout)}",
+            hint="check the URI and that the server is running; the record was not changed",
+        )
+
+    # ---------------------------------------------------------------- reading
+
+    def fetch(self, selection: Selection, plan: FetchPlan) -> Evidence:
+        if selection.empty:
+            raise SourceUsageError("select runs with --run, --experiment or --model")
+        with self._client() as client:
+            names: dict[str, str] = {}  # experiment id -> name, for provenance
+            runs, models = self._select(client, selection, names)
+            for run in runs.values():
+                exp_id = run.info.experiment_id
+                if exp_id not in names:
+                    with self._step(f"get experiment {exp_id}"):
+                        names[exp_id] = client.get_experiment(exp_id).name
+            histories = self._histories(client, runs, plan)
+            found = []
+            # oldest first, so entries land in the record in the order the work was done
+            ordered = sorted(
+                runs.items(),
+                key=lambda i: (i[1].info.start_time or 0, i[1].info.run_name or "", i[0]),
+            )
+            for run_id, run in ordered:
+                model = models.get(run_id, (None, None))
+                found.append(
+                    RunEvidence(
+                        run_id=run_id,
+                        name=run.info.run_name,
+                        experiment=names[run.info.experiment_id],
+                        params=dict(run.data.params),
+                        tags=dict(run.data.tags),
+                        metrics={k: float(v) for k, v in run.data.metrics.items()},
+                        histories=histories.get(run_id, {}),
+                        artifacts=self._artifacts(run, plan),
+                        model_name=model[0],
+                        model_version=model[1],
+                    )
+                )
+        return Evidence(SourceKind.MLFLOW, self.location, found, selection.model)
+
+    def _select(
+        self, client: Any, selection: Selection, names: dict[str, str]
+    ) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
+        runs: dict[str, Any] = {}
+        models: dict[str, tuple[str, str]] = {}
+        for run_id in selection.run_ids:
+            with self._step(f"run {run_id}"):
+                run = client.get_run(run_id)
+            if run.info.lifecycle_stage == "deleted":
+                raise EvidenceNotFound(f"run {run_id} is deleted (at {self.location})")
+            runs[run.info.run_id] = run
+        if selection.experiment:
+            with self._step(f"experiment {selection.experiment!r}"):
+                experiment = client.get_experiment_by_name(selection.experiment)
+            if experiment is None or experiment.lifecycle_stage == "deleted":
+                raise EvidenceNotFound(f"no experiment {selection.experiment!r} at {self.location}")
+            names[experiment.experiment_id] = experiment.name
+            with self._step(f"search runs in {selection.experiment!r}"):
+                found = client.search_runs(
+                    [experiment.experiment_id],
+                    selection.filter or "",
+                    max_results=selection.max_runs + 1,
+                )
+            if not found:
+                raise EvidenceNotFound(
+                    f"no runs in experiment {selection.experiment!r}"
+                    + (f" match {selection.filter!r}" if selection.filter else "")
+                )
+            runs.update((run.info.run_id, run) for run in found)
+        if selection.model:
+            version = self._version(client, selection.model)
+            run_id = version.run_id
+            if not run_id:
+                raise EvidenceNotFound(f"model {selection.model} has no source run to read")
+            with self._step(f"run {run_id} of model {selection.model}"):
+                runs[run_id] = client.get_run(run_id)
+            models[run_id] = (version.name, str(version.version))
+        if selection.with_children:
+            for parent in list(runs.values()):
+                pid = parent.info.run_id
+                with self._step(f"child runs of {pid}"):
+                    children = client.search_runs(
+                        [parent.info.experiment_id],
+                        f"tags.mlflow.parentRunId = '{pid}'",
+                        max_results=selection.max_runs + 1,
+                    )
+                for child in children:
+                    runs.setdefault(child.info.run_id, child)
+                    if pid in models:
+                        models.setdefault(child.info.run_id, models[pid])
+        if len(runs) > selection.max_runs:
+            raise SourceUsageError(
+                f"the selection matches more than {selection.max_runs} runs",
+                hint="narrow it with --filter, or raise --max-runs",
+            )
+        return runs, models
+
+    def _version(self, client: Any, ref: ModelRef) -> Any:
+        if ref.version is not None:
+            with self._step(f"model {ref}"):
+                return client.get_model_version(ref.name, ref.version)
+        try:
+            with self._step(f"model {ref}"):
+                return client.get_model_version_by_alias(ref.name, ref.alias)
+        except EvidenceNotFound as exc:
+            with contextlib.suppress(SourceError), self._step("aliases"):
+                aliases = sorted(client.get_registered_model(ref.name).aliases)
+                exc.message = f"model {ref.name!r} has no alias {ref.alias!r} (at {self.location})"
+                exc.hint = f"its aliases: {', '.join(aliases) or 'none'}"
+            raise
+
+    def _histories(
+        self, client: Any, runs: dict[str, Any], plan: FetchPlan
+    ) -> dict[str, dict[str, list[Point]]]:
+        wanted: dict[str, list[str]] = {}
+        for run_id, run in runs.items():
+            for key in run.data.metrics:
+                if plan.wants_history(key):
+                    wanted.setdefault(key, []).append(run_id)
+        out: dict[str, dict[str, list[Point]]] = {}
+        for key, run_ids in sorted(wanted.items()):
+            bulk = self._bulk(key, run_ids) if self.http else None
+            for run_id in run_ids:
+                if bulk is not None:
+                    points = bulk.get(run_id, [])
+                else:
+                    with self._step(f"history of {key} in run {run_id}"):
+                        metrics = client.get_metric_history(run_id, key)
+                    points = [(int(m.step), int(m.timestamp), float(m.value)) for m in metrics]
+                out.setdefault(run_id, {})[key] = points
+        return out
+
+    def _bulk(self, key: str, run_ids: list[str]) -> dict[str, list[Point]] | None:
+        """One request per 100 runs for a key's history; None when the server lacks the endpoint."""
+        from mlflow.utils.credentials import get_default_host_creds
+        from mlflow.utils.rest_utils import http_request, verify_rest_response
+
+        found: dict[str, list[Point]] = {}
+        for start in range(0, len(run_ids), BULK_RUNS):
+            chunk = run_ids[start : start + BULK_RUNS]
+            with self._step(f"history of {key}"):
+                response = http_request(  # type: ignore[no-untyped-call]
+                    get_default_host_creds(self.uri),  # type: ignore[no-untyped-call]
+                    BULK_HISTORY,
+                    "GET",
+                    params={"run_id": chunk, "metric_key": key, "max_results": BULK_LIMIT},
+                )
+                if response.status_code == 404:
+                    return None  # a proxy or another server without MLflow's UI API
+                verify_rest_response(response, BULK_HISTORY)
+                metrics = response.json().get("metrics", [])
+            if len(metrics) >= BULK_LIMIT:
+                return None  # truncated: the client pages through each run instead
+            for m in metrics:
+                point = (int(m.get("step", 0)), int(m.get("timestamp", 0)), float(m["value"]))
+                found.setdefault(m["run_id"], []).append(point)
+        return found
+
+    def _artifacts(self, run: Any, plan: FetchPlan) -> dict[str, ArtifactFile]:
+        """The run's evaluation tables, read through the repository its artifact URI names."""
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        if not plan.artifact_names:
+            return {}
+        run_id = run.info.run_id
+        with self._step(f"artifacts of run {run_id}"):
+            # the run already names its artifact URI: asking the client would fetch the run again
+            repo = get_artifact_repository(run.info.artifact_uri, tracking_uri=self.uri)
+            listed = repo.list_artifacts(plan.artifact_dir)
+        found: dict[str, ArtifactFile] = {}
+        for info in listed:
+            if info.is_dir or info.path.rsplit("/", 1)[-1] not in plan.artifact_names:
+                continue
+            if (info.file_size or 0) > plan.max_artifact_bytes:
+                raise SourceError(
+                    f"artifact {info.path} of run {run_id} is {info.file_size} bytes, "
+                    f"more than the {plan.max_artifact_bytes} govrl reads"
+                )
+            with (
+                tempfile.TemporaryDirectory(prefix="govrl-") as tmp,
+                self._step(f"download {info.path} of run {run_id}"),
+            ):
+                local = repo.download_artifacts(info.path, tmp)  # type: ignore[no-untyped-call]
+                content = Path(local).read_bytes()
+            found[info.path] = ArtifactFile(info.path, content)
+        return found
+
+    # ------------------------------------------------------- artifacts by path
+
+    def source_run(self, model: ModelRef) -> str:
+        """The run a registered model version was logged from."""
+        with self._client() as client:
+            version = self._version(client, model)
+            if not version.run_id:
+                raise EvidenceNotFound(f"model {model} has no source run (at {self.location})")
+            with self._step(f"run {version.run_id} of model {model}"):
+                client.get_run(version.run_id)
+            return str(version.run_id)
+
+    def artifact_names(self, run_id: str, folder: str) -> set[str]:
+        """The names directly inside ``folder`` of the run's artifacts (empty when absent)."""
+        with self._client() as client, self._step(f"list {folder} on run {run_id}"):
+            return {info.path.rsplit("/", 1)[-1] for info in client.list_artifacts(run_id, folder)}
+
+    def download(self, run_id: str, path: str, into: Path) -> Path:
+        """Copy the artifact file or folder ``path`` of the run under ``into``."""
+        with self._client() as client, self._step(f"download {path} from run {run_id}"):
+            return Path(client.download_artifacts(run_id, path, str(into)))
+
+    def upload(self, run_id: str, files: Sequence[tuple[Path, str]]) -> None:
+        """Log each local file into its artifact folder, in the order given."""
+        with self._client() as client:
+            for local, folder in files:
+                with self._step(f"upload {folder}/{local.name} to run {run_id}"):
+                    client.log_artifact(run_id, str(local), folder)
+
+    # ---------------------------------------------------------------- writing
+
+    def publish(self, request: PublishRequest) -> PublishReceipt:
+        """Files first, then tags: a tag never points at a record that is not there."""
+        with self._client() as client:
+            version = self._version(client, request.model)
+            run_id = version.run_id
+            if not run_id:
+                raise EvidenceNotFound(f"model {request.model} has no source run to attach to")
+            with self._step(f"run {run_id} of model {request.model}"):
+                client.get_run(run_id)
+            uploaded = []
+            for path in request.files:
+                with self._step(f"upload {path.name} to run {run_id}"):
+                    client.log_artifact(run_id, str(path), request.folder)
+                uploaded.append(f"{request.folder}/{path.name}")
+            for key, value in request.tags.items():
+                with self._step(f"tag {request.model} with {key}"):
+                    client.set_model_version_tag(version.name, str(version.version), key, value)
+        return PublishReceipt(
+            version.name, str(version.version), run_id, dict(request.tags), tuple(uploaded)
+        )
