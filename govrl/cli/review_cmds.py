@@ -36,8 +36,9 @@ def diff(
 
     Says whether approvals of OLD therefore lapse. Exits 0 either way.
     """
+    from govrl.documents.pdffile import load_revision
     from govrl.review.checklist import ChecklistLibrary
-    from govrl.review.diff import diff_revisions, load_revision
+    from govrl.review.diff import diff_revisions
     from govrl.review.diff_text import as_markdown, as_text
     from govrl.review.policy import load_policy
 

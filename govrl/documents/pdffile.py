@@ -13,6 +13,8 @@ from govrl.errors import InputError, Problem
 if TYPE_CHECKING:
     from pyhanko.pdf_utils.reader import PdfFileReader
 
+    from govrl.review.diff import Revision
+
 RECORD_ATTACHMENT = "record.json"
 DIGEST_KEY = "/GovrlRecordDigest"
 VALID_UNTIL_KEY = "/GovrlValidUntil"
@@ -50,6 +52,7 @@ def damage_errors() -> tuple[type[BaseException], ...]:
 def open_pdf(path: Path) -> GovrlPdf:
     """Parse ``path`` as a PDF; a non-PDF or a broken one is a located input error."""
     from pyhanko.pdf_utils.reader import PdfFileReader
+
 
     try:
         data = path.read_bytes()
@@ -111,3 +114,21 @@ def _attachment(reader: PdfFileReader, name: str) -> bytes | None:
                     raise ValueError(f"two embedded files are called {name}")
                 found = pairs[index + 1]["/EF"]["/F"].data
     return found
+
+
+def load_revision(path: Path) -> Revision:
+    """A record from YAML, or the record embedded in a govrl PDF (with its signers)."""
+    import json
+
+    from govrl.record import AssessmentRecord
+    from govrl.record.files import load_record
+    from govrl.review.diff import Revision
+
+    if path.read_bytes()[:5] != b"%PDF-":
+        return Revision(load_record(path).record, path)
+    doc = open_pdf(path)
+    if doc.record_json is None:
+        raise InputError([Problem(doc.record_problem, str(path))])
+    record = AssessmentRecord.model_validate(json.loads(doc.record_json))
+    signers = [str(s.field_name) for s in doc.reader.embedded_signatures]
+    return Revision(record, path, signers)

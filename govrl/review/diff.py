@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from govrl.errors import InputError, Problem
 from govrl.record import AssessmentRecord
 from govrl.record.identity import canonical_data, record_digest
 from govrl.review.checklist import ChecklistLibrary
@@ -29,22 +27,6 @@ class Revision:
     @property
     def digest(self) -> str:
         return record_digest(self.record)
-
-
-def load_revision(path: Path) -> Revision:
-    """A record from YAML, or the record embedded in a govrl PDF (with its signers)."""
-    from govrl.record.files import load_record
-
-    if path.read_bytes()[:5] != b"%PDF-":
-        return Revision(load_record(path).record, path)
-    from govrl.documents.pdffile import open_pdf
-
-    doc = open_pdf(path)
-    if doc.record_json is None:
-        raise InputError([Problem(doc.record_problem, str(path))])
-    record = AssessmentRecord.model_validate(json.loads(doc.record_json))
-    signers = [str(s.field_name) for s in doc.reader.embedded_signatures]
-    return Revision(record, path, signers)
 
 
 @dataclass(frozen=True)
