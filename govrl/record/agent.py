@@ -11,12 +11,11 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
-    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from govrl.record.base import Count, Name, Sha256, StrictModel, Text, require_unique
+from govrl.record.base import Count, Name, Sha256, StrictModel, Text, unique_by
 from govrl.vocabulary import ConstraintKind, Family, Propensities, SpaceKind
 
 
@@ -98,8 +97,12 @@ class ModelSpec(StrictModel):
     )
     discount: Annotated[StrictFloat, Field(gt=0, le=1)]
     decision_interval: Text | None = None
-    datasets: list[DataSet] = Field(default_factory=list)
-    simulators: list[Simulator] = Field(default_factory=list)
+    datasets: Annotated[
+        list[DataSet], unique_by("data set name and version", "name", "version")
+    ] = Field(default_factory=list)
+    simulators: Annotated[
+        list[Simulator], unique_by("simulator name and version", "name", "version")
+    ] = Field(default_factory=list)
     behaviour_policy: BehaviourPolicy | None = None
     artifacts: list[Artifact] = Field(default_factory=list)
     safety_constraints: list[SafetyConstraint] = Field(default_factory=list)
@@ -107,18 +110,6 @@ class ModelSpec(StrictModel):
     hyperparameters: dict[Name, StrictInt | StrictFloat | StrictStr | StrictBool] = Field(
         default_factory=dict
     )
-
-    @field_validator("datasets")
-    @classmethod
-    def _datasets_unique(cls, datasets: list[DataSet]) -> list[DataSet]:
-        require_unique(((d.name, d.version) for d in datasets), "data set name and version")
-        return datasets
-
-    @field_validator("simulators")
-    @classmethod
-    def _simulators_unique(cls, simulators: list[Simulator]) -> list[Simulator]:
-        require_unique(((s.name, s.version) for s in simulators), "simulator name and version")
-        return simulators
 
     @model_validator(mode="after")
     def _evidence_of_training(self) -> ModelSpec:

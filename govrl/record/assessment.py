@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from govrl.record.agent import ModelSpec
-from govrl.record.base import StrictModel, require_unique
+from govrl.record.base import StrictModel, unique_by
 from govrl.record.context import IntendedUse, System
 from govrl.record.evaluation import Evaluation
 from govrl.record.governance import (
@@ -32,16 +32,12 @@ class AssessmentRecord(StrictModel):
     model: ModelSpec
     reward: RewardSpec
     evaluation: Evaluation
-    checklists: list[ChecklistResponses] = Field(default_factory=list)
+    checklists: Annotated[list[ChecklistResponses], unique_by("checklist ids", "id")] = Field(
+        default_factory=list
+    )
     deployment: Deployment
     monitoring: Monitoring
     changelog: list[ChangelogEntry] = Field(min_length=1)
-
-    @field_validator("checklists")
-    @classmethod
-    def _checklist_ids(cls, checklists: list[ChecklistResponses]) -> list[ChecklistResponses]:
-        require_unique((c.id for c in checklists), "checklist ids")
-        return checklists
 
     @model_validator(mode="after")
     def _cross_section_rules(self) -> AssessmentRecord:

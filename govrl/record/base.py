@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from operator import attrgetter
 from typing import Annotated, Any, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -101,6 +103,17 @@ def duplicates(values: Iterable[Any]) -> list[Any]:
             repeated.append(value)
         seen.add(value)
     return repeated
+
+
+def unique_by(what: str, *fields: str) -> AfterValidator:
+    """A list validator: no two entries share ``fields`` (the entries themselves if none)."""
+    key: Callable[[Any], Any] = attrgetter(*fields) if fields else (lambda value: value)
+
+    def check(values: list[Any]) -> list[Any]:
+        require_unique(map(key, values), what)
+        return values
+
+    return AfterValidator(check)
 
 
 def require_unique(values: Iterable[Any], what: str) -> None:

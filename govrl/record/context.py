@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field, StrictBool, field_validator
+from typing import Annotated
 
-from govrl.record.base import Contact, Identifier, Name, StrictModel, Text, require_unique
+from pydantic import Field, StrictBool
+
+from govrl.record.base import Contact, Identifier, Name, StrictModel, Text, unique_by
 from govrl.vocabulary import Autonomy, Domain, RiskTier
 
 
@@ -43,16 +45,10 @@ class Alternative(StrictModel):
 
 class IntendedUse(StrictModel):
     purpose: Text
-    users: list[Name] = Field(min_length=1)
+    users: Annotated[list[Name], unique_by("users")] = Field(min_length=1)
     setting: Text
     autonomy: Autonomy | None = None
     affected_people: list[Name] = Field(default_factory=list)
     out_of_scope: list[Text] = Field(default_factory=list)
     foreseeable_misuse: list[Text] = Field(default_factory=list)
     alternatives_considered: list[Alternative] = Field(default_factory=list)
-
-    @field_validator("users")
-    @classmethod
-    def _users_unique(cls, users: list[str]) -> list[str]:
-        require_unique(users, "users")
-        return users

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator
+from pydantic import Field, StrictBool, StrictFloat, StrictInt
 
 from govrl.record.base import (
     Bounds,
@@ -16,7 +16,7 @@ from govrl.record.base import (
     Provenance,
     StrictModel,
     Text,
-    require_unique,
+    unique_by,
 )
 from govrl.vocabulary import Estimator, StressKind
 
@@ -99,36 +99,17 @@ class OODDetection(StrictModel):
 
 
 class Evaluation(StrictModel):
-    metrics: list[Metric] = Field(default_factory=list)
-    off_policy: list[OffPolicyEstimate] = Field(default_factory=list)
-    stress_tests: list[StressTest] = Field(default_factory=list)
-    subgroups: list[SubgroupResult] = Field(default_factory=list)
+    metrics: Annotated[list[Metric], unique_by("metric ids", "id")] = Field(default_factory=list)
+    off_policy: Annotated[list[OffPolicyEstimate], unique_by("off-policy estimate ids", "id")] = (
+        Field(default_factory=list)
+    )
+    stress_tests: Annotated[list[StressTest], unique_by("stress test ids", "id")] = Field(
+        default_factory=list
+    )
+    subgroups: Annotated[
+        list[SubgroupResult],
+        unique_by("subgroup, group and metric", "attribute", "group", "metric"),
+    ] = Field(default_factory=list)
     ood_detection: OODDetection | None = None
     limitations: list[Text] = Field(default_factory=list)
     negative_results: list[Text] = Field(default_factory=list)
-
-    @field_validator("metrics")
-    @classmethod
-    def _metric_ids(cls, metrics: list[Metric]) -> list[Metric]:
-        require_unique((m.id for m in metrics), "metric ids")
-        return metrics
-
-    @field_validator("off_policy")
-    @classmethod
-    def _ope_ids(cls, estimates: list[OffPolicyEstimate]) -> list[OffPolicyEstimate]:
-        require_unique((e.id for e in estimates), "off-policy estimate ids")
-        return estimates
-
-    @field_validator("stress_tests")
-    @classmethod
-    def _stress_ids(cls, tests: list[StressTest]) -> list[StressTest]:
-        require_unique((t.id for t in tests), "stress test ids")
-        return tests
-
-    @field_validator("subgroups")
-    @classmethod
-    def _subgroup_keys(cls, results: list[SubgroupResult]) -> list[SubgroupResult]:
-        require_unique(
-            ((r.attribute, r.group, r.metric) for r in results), "subgroup, group and metric"
-        )
-        return results

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from typing import Annotated
 
-from govrl.record.base import Name, Number, StrictModel, Text, require_unique
+from pydantic import Field
+
+from govrl.record.base import Name, Number, StrictModel, Text, unique_by
 
 
 class RewardTerm(StrictModel):
@@ -36,22 +38,12 @@ class LearnedReward(StrictModel):
 
 class RewardSpec(StrictModel):
     description: Text
-    terms: list[RewardTerm] = Field(min_length=1)
-    oversight_metrics: list[OversightMetric] = Field(default_factory=list)
+    terms: Annotated[list[RewardTerm], unique_by("reward term names", "name")] = Field(min_length=1)
+    oversight_metrics: Annotated[
+        list[OversightMetric], unique_by("oversight metric names", "name")
+    ] = Field(default_factory=list)
     failure_modes: list[Text] = Field(default_factory=list)
     learned: LearnedReward | None = None
     source: Text | None = Field(
         default=None, description="where the reward is defined, e.g. a file at a commit"
     )
-
-    @field_validator("terms")
-    @classmethod
-    def _terms_unique(cls, terms: list[RewardTerm]) -> list[RewardTerm]:
-        require_unique((t.name for t in terms), "reward term names")
-        return terms
-
-    @field_validator("oversight_metrics")
-    @classmethod
-    def _oversight_unique(cls, metrics: list[OversightMetric]) -> list[OversightMetric]:
-        require_unique((m.name for m in metrics), "oversight metric names")
-        return metrics

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, StrictBool, field_validator, model_validator
+from pydantic import Field, StrictBool, model_validator
 from pydantic_core import PydanticCustomError
 
 from govrl.errors import InputError, Problem, UsageError
-from govrl.record.base import Identifier, Name, StrictModel, Text, duplicates
+from govrl.record.base import Identifier, Name, StrictModel, Text, unique_by
 from govrl.resources import data_dir
 from govrl.vocabulary import Domain, Framework, RiskTier, Severity
 from govrl.yamlio import load
@@ -74,20 +74,8 @@ class Checklist(StrictModel):
     title: Name
     description: Text
     domain: Domain | None = None
-    sections: list[Section] = Field(min_length=1)
-    items: list[Item] = Field(min_length=1)
-
-    @field_validator("sections")
-    @classmethod
-    def _section_ids(cls, sections: list[Section]) -> list[Section]:
-        _unique((s.id for s in sections), "section ids")
-        return sections
-
-    @field_validator("items")
-    @classmethod
-    def _item_ids(cls, items: list[Item]) -> list[Item]:
-        _unique((i.id for i in items), "item ids")
-        return items
+    sections: Annotated[list[Section], unique_by("section ids", "id")] = Field(min_length=1)
+    items: Annotated[list[Item], unique_by("item ids", "id")] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _items_in_sections(self) -> Checklist:
@@ -114,16 +102,6 @@ class Checklist(StrictModel):
 
     def applicable(self, tier: RiskTier) -> list[Item]:
         return [item for item in self.items if item.applies_to(tier)]
-
-
-def _unique(values: Iterable[str], what: str) -> None:
-    repeated = duplicates(values)
-    if repeated:
-        raise PydanticCustomError(
-            "duplicate_id",
-            "{what} must be unique; repeated: {repeated}",
-            {"what": what, "repeated": ", ".join(repeated)},
-        )
 
 
 def load_checklist(path: Path) -> Checklist:

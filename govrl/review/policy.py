@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from govrl.record.base import Name, StrictModel, Text, require_unique
+from govrl.record.base import Name, StrictModel, Text, unique_by
 from govrl.resources import data_dir
 from govrl.vocabulary import Comparator, Estimator, RiskTier, Severity
 from govrl.yamlio import load
@@ -93,17 +93,11 @@ class Policy(StrictModel):
     id: Name
     version: Name
     description: Text
-    gates: list[MetricGate] = Field(default_factory=list)
+    gates: Annotated[list[MetricGate], unique_by("gate ids", "id")] = Field(default_factory=list)
     tiers: dict[RiskTier, TierRule]
     unanswered_is_open: StrictBool = Field(
         default=True, description="an applicable item with no answer counts as open"
     )
-
-    @field_validator("gates")
-    @classmethod
-    def _gate_ids(cls, gates: list[MetricGate]) -> list[MetricGate]:
-        require_unique((g.id for g in gates), "gate ids")
-        return gates
 
     @field_validator("tiers")
     @classmethod
