@@ -1,3 +1,6 @@
+"""`python -m govrl`: the command line."""
+
 from govrl.cli import main
 
-main()
+if __name__ == "__main__":
+    main()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import traceback
 from typing import Any
 
 import click
@@ -11,7 +10,13 @@ import click
 from govrl import __version__
 from govrl.errors import GovrlError
 
-INTERNAL_ERROR_EXIT = 3
+INTERNAL_ERROR_EXIT = 4  # never 3, so that a bug is not mistaken for a failed environment
+
+
+def _print_traceback() -> None:
+    import traceback  # only on the way out, for a bug report
+
+    traceback.print_exc()
 
 
 class GovrlGroup(click.Group):
@@ -23,7 +28,7 @@ class GovrlGroup(click.Group):
             return super().invoke(ctx)
         except GovrlError as exc:
             if verbose:
-                traceback.print_exc()
+                _print_traceback()
             click.echo(f"error: {exc.diagnostics()}", err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
@@ -37,13 +42,12 @@ class GovrlGroup(click.Group):
             ctx.exit(130)
         except Exception as exc:
             if verbose:
-                traceback.print_exc()
-            else:
-                click.echo(
-                    f"internal error: {type(exc).__name__}: {exc}\n"
-                    "This is a bug in govrl. Run again with --verbose and report the traceback.",
-                    err=True,
-                )
+                _print_traceback()
+            click.echo(
+                f"internal error, please report: {type(exc).__name__}: {exc}\n"
+                "This is a bug in govrl. Run again with --verbose and report the traceback.",
+                err=True,
+            )
             ctx.exit(INTERNAL_ERROR_EXIT)
 
 
@@ -54,7 +58,8 @@ def main(verbose: bool) -> None:
     """Pre-deployment assessment for reinforcement-learning systems.
 
     Exit codes: 0 success; 1 the check ran and failed; 2 usage error;
-    3 the environment failed (a server, a system library, the disk).
+    3 the environment failed (a server, a system library, the disk);
+    4 a bug in govrl (internal error, please report; --verbose shows the traceback).
     """
 
 

@@ -1,0 +1,76 @@
+"""The command line's contract: one exit code per kind of outcome, and no traceback unless asked."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from govrl.cli import main
+from govrl.errors import EnvironmentFailure
+
+
+@pytest.fixture
+def broken_commands() -> Iterator[None]:
+    """Two commands on the real group: one with a bug, one whose environment fails."""
+
+    @click.command("crash")
+    def crash() -> None:
+        {}["missing"]  # noqa: B018 - a bug: an unexpected KeyError
+
+    @click.command("no-server")
+    def no_server() -> None:
+        raise EnvironmentFailure("the tracking server at http://127.0.0.1:9 did not answer")
+
+    main.add_command(crash)
+    main.add_command(no_server)
+    try:
+        yield
+    finally:
+        main.commands.pop("crash")
+        main.commands.pop("no-server")
+
+
+def test_a_bug_exits_4_and_asks_for_a_report_without_a_traceback(broken_commands: None) -> None:
+    result = CliRunner().invoke(main, ["crash"])
+    assert result.exit_code == 4
+    assert "internal error, please report" in result.output
+    assert "KeyError" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_verbose_adds_the_traceback_to_a_bug_report(broken_commands: None) -> None:
+    result = CliRunner().invoke(main, ["--verbose", "crash"])
+    assert result.exit_code == 4
+    assert "Traceback" in result.output and "internal error, please report" in result.output
+
+
+def test_a_failed_environment_is_3_not_a_bug(broken_commands: None) -> None:
+    result = CliRunner().invoke(main, ["no-server"])
+    assert result.exit_code == 3
+    assert "did not answer" in result.output and "internal error" not in result.output
+
+
+def test_the_help_names_every_exit_code() -> None:
+    text = " ".join(CliRunner().invoke(main, ["--help"]).output.split())
+    for code in ("0 success", "1 the check ran and failed", "2 usage error", "3 the environment"):
+        assert code in text
+    assert "4 a bug in govrl" in text
+
+
+def test_importing_main_module_runs_nothing() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "import govrl.__main__"], capture_output=True, text=True
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+def test_python_dash_m_runs_the_command_line() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "govrl", "--version"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and done.stdout.startswith("govrl, version ")
