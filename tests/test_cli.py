@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 import pytest
@@ -74,3 +75,15 @@ def test_python_dash_m_runs_the_command_line() -> None:
         [sys.executable, "-m", "govrl", "--version"], capture_output=True, text=True
     )
     assert done.returncode == 0 and done.stdout.startswith("govrl, version ")
+
+
+def test_every_exporter_in_the_table_is_a_command_that_writes_its_file(tmp_path: Path) -> None:
+    from govrl.exports import EXPORTERS
+
+    record = Path(__file__).resolve().parent.parent / "examples" / "grid-frequency-control.yaml"
+    assert {e.name for e in EXPORTERS} == {"hf", "cyclonedx"}
+    for exporter in EXPORTERS:
+        out = tmp_path / exporter.name
+        result = CliRunner().invoke(main, ["export", exporter.name, str(record), "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        assert "aldermere-sfc-rl" in out.read_text()  # the system id, in either format

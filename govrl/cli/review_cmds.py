@@ -1,4 +1,4 @@
-"""Commands for release reviews: what changed between revisions."""
+"""Commands for release reviews: what changed between revisions, and the record exported."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import click
 
 from govrl.cli.assess_cmds import POLICY
 from govrl.cli.record_cmds import CHECKLIST_DIRS, EXISTING_FILE, FILE, echo_json
+from govrl.exports import EXPORTERS, Exporter
 
 
 @click.command()
@@ -59,30 +60,23 @@ def export() -> None:
     """A record as a Hugging Face model card or a CycloneDX 1.6 ML-BOM."""
 
 
-@export.command("hf")
-@click.argument("file", type=EXISTING_FILE)
-@click.option("-o", "--output", type=FILE, required=True, help="Where to write README.md.")
-def export_hf(file: Path, output: Path) -> None:
-    """A Hugging Face model card whose model-index carries the evaluation results."""
-    from govrl.atomicfile import write_atomic
-    from govrl.exports import hf_card
-    from govrl.record.files import load_record
+def _export_command(exporter: Exporter) -> click.Command:
+    @click.argument("file", type=EXISTING_FILE)
+    @click.option(
+        "-o", "--output", type=FILE, required=True, help=f"Where to write {exporter.output}."
+    )
+    def run(file: Path, output: Path) -> None:
+        from govrl.atomicfile import write_atomic
+        from govrl.record.files import load_record
 
-    write_atomic(output, hf_card(load_record(file).record))
-    click.echo(f"wrote {output}")
+        write_atomic(output, exporter.write(load_record(file).record))
+        click.echo(f"wrote {output}")
+
+    return click.command(exporter.name, help=exporter.summary)(run)
 
 
-@export.command("cyclonedx")
-@click.argument("file", type=EXISTING_FILE)
-@click.option("-o", "--output", type=FILE, required=True, help="Where to write the BOM JSON.")
-def export_cyclonedx(file: Path, output: Path) -> None:
-    """A CycloneDX 1.6 ML-BOM: the model component's modelCard, and its data sets."""
-    from govrl.atomicfile import write_atomic
-    from govrl.exports import cyclonedx_json
-    from govrl.record.files import load_record
-
-    write_atomic(output, cyclonedx_json(load_record(file).record))
-    click.echo(f"wrote {output}")
+for _exporter in EXPORTERS:
+    export.add_command(_export_command(_exporter))
 
 
 COMMANDS = [diff, export]
