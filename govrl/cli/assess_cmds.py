@@ -7,14 +7,7 @@ from pathlib import Path
 
 import click
 
-from govrl.cli.record_cmds import CHECKLIST_DIRS, EXISTING_FILE, echo_json
-
-POLICY = click.option(
-    "--policy",
-    "policy_path",
-    type=EXISTING_FILE,
-    help="A policy file (default: govrl's shipped default policy).",
-)
+from govrl.cli.options import CHECKLIST_DIRS, EXISTING_FILE, echo_json, judged_by
 
 
 @click.group()
@@ -98,8 +91,7 @@ def show_checklist(
 
 @click.command()
 @click.argument("file", type=EXISTING_FILE)
-@POLICY
-@CHECKLIST_DIRS
+@judged_by
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def gate(
     file: Path, policy_path: Path | None, checklist_dirs: tuple[Path, ...], as_json: bool
@@ -108,13 +100,11 @@ def gate(
 
     Exits 0 for approve and approve-with-conditions, 1 for reject.
     """
-    from govrl.record.files import load_record
-    from govrl.review.checklist import ChecklistLibrary
     from govrl.review.gate import Verdict, decide
-    from govrl.review.policy import load_policy
+    from govrl.review.rules import load_assessment
 
-    record = load_record(file).record
-    decision = decide(record, load_policy(policy_path), ChecklistLibrary.discover(checklist_dirs))
+    judged = load_assessment(file, policy_path, checklist_dirs)
+    decision = decide(judged.record, judged.rules.policy, judged.rules.library)
     if as_json:
         echo_json(decision.as_dict())
     else:
@@ -142,22 +132,17 @@ def gate(
 
 @click.command()
 @click.argument("file", type=EXISTING_FILE)
-@POLICY
-@CHECKLIST_DIRS
+@judged_by
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(
     file: Path, policy_path: Path | None, checklist_dirs: tuple[Path, ...], as_json: bool
 ) -> None:
     """Completeness per checklist section, open blockers, framework coverage, gate preview."""
-    from govrl.record.files import load_record
-    from govrl.review.checklist import ChecklistLibrary
-    from govrl.review.policy import load_policy
+    from govrl.review.rules import load_assessment
     from govrl.review.status import status as compute_status
 
-    record = load_record(file).record
-    report = compute_status(
-        record, load_policy(policy_path), ChecklistLibrary.discover(checklist_dirs)
-    )
+    judged = load_assessment(file, policy_path, checklist_dirs)
+    report = compute_status(judged.record, judged.rules.policy, judged.rules.library)
     if as_json:
         echo_json(report.as_dict())
         return

@@ -8,25 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from govrl.cli.record_cmds import CHECKLIST_DIRS, EXISTING_FILE, echo_json
+from govrl.cli.options import CHECKLIST_DIRS, EXISTING_FILE, TIMEOUT, TRACKING_URI, echo_json
 
 if TYPE_CHECKING:
     from govrl.evidence.collect import CollectReport
-
-TIMEOUT = click.option(
-    "--timeout",
-    type=click.FloatRange(1, 600),
-    default=10.0,
-    show_default=True,
-    help="Seconds to wait for any one answer from MLflow (there are no retries).",
-)
-TRACKING_URI = click.option(
-    "--tracking-uri",
-    required=True,
-    envvar="MLFLOW_TRACKING_URI",
-    show_envvar=True,
-    help="The MLflow server (http://HOST:PORT) or local store (sqlite:///PATH).",
-)
 
 
 def _merge_options(command: Callable[..., Any]) -> Callable[..., Any]:

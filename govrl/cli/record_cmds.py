@@ -7,23 +7,8 @@ from pathlib import Path
 
 import click
 
+from govrl.cli.options import CHECKLIST_DIRS, EXISTING_FILE, FILE, echo_json
 from govrl.vocabulary import Autonomy, Domain, RiskTier
-
-FILE = click.Path(path_type=Path, dir_okay=False)
-EXISTING_FILE = click.Path(path_type=Path, dir_okay=False, exists=True)
-
-
-def echo_json(data: object) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
-CHECKLIST_DIRS = click.option(
-    "--checklists",
-    "checklist_dirs",
-    multiple=True,
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
-    help="A folder of your own checklists (repeatable; also $GOVRL_CHECKLIST_PATH).",
-)
 
 
 @click.command()

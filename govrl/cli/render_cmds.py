@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from govrl.cli.assess_cmds import POLICY
-from govrl.cli.record_cmds import CHECKLIST_DIRS, EXISTING_FILE, FILE, echo_json
+from govrl.cli.options import CHECKLIST_DIRS, EXISTING_FILE, FILE, POLICY, echo_json
 
 KINDS = ("model-card", "approval")
 FORMATS = ("pdf", "html", "md")
@@ -64,20 +63,18 @@ def render(
     from govrl.documents.render import Format, Kind
     from govrl.documents.render import render as render_document
     from govrl.errors import UsageError
-    from govrl.record.files import load_record
-    from govrl.review.checklist import ChecklistLibrary
-    from govrl.review.policy import load_policy
+    from govrl.review.rules import load_assessment
 
     to_stdout = str(output) == "-"
     if to_stdout and as_json:
         raise UsageError("--json prints to stdout, so it needs -o FILE rather than -o -")
-    record = load_record(file).record
+    judged = load_assessment(file, policy_path, checklist_dirs)
     rendered = render_document(
-        record,
+        judged.record,
         kind=Kind(kind),
         fmt=Format(fmt),
-        policy=load_policy(policy_path),
-        library=ChecklistLibrary.discover(checklist_dirs),
+        policy=judged.rules.policy,
+        library=judged.rules.library,
         on=on.date() if on else None,
         template_dir=template_dir,
     )

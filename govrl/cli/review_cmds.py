@@ -6,16 +6,14 @@ from pathlib import Path
 
 import click
 
-from govrl.cli.assess_cmds import POLICY
-from govrl.cli.record_cmds import CHECKLIST_DIRS, EXISTING_FILE, FILE, echo_json
+from govrl.cli.options import EXISTING_FILE, FILE, echo_json, judged_by
 from govrl.exports import EXPORTERS, Exporter
 
 
 @click.command()
 @click.argument("old", type=EXISTING_FILE)
 @click.argument("new", type=EXISTING_FILE)
-@POLICY
-@CHECKLIST_DIRS
+@judged_by
 @click.option(
     "--format",
     "fmt",
@@ -38,17 +36,12 @@ def diff(
     Says whether approvals of OLD therefore lapse. Exits 0 either way.
     """
     from govrl.documents.pdffile import load_revision
-    from govrl.review.checklist import ChecklistLibrary
     from govrl.review.diff import diff_revisions
     from govrl.review.diff_text import as_markdown, as_text
-    from govrl.review.policy import load_policy
+    from govrl.review.rules import load_rules
 
-    result = diff_revisions(
-        load_revision(old),
-        load_revision(new),
-        load_policy(policy_path),
-        ChecklistLibrary.discover(checklist_dirs),
-    )
+    rules = load_rules(policy_path, checklist_dirs)
+    result = diff_revisions(load_revision(old), load_revision(new), rules.policy, rules.library)
     if as_json or fmt == "json":
         echo_json(result.as_dict())
     else:
