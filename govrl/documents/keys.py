@@ -22,7 +22,7 @@ DOCUMENT_SIGNING_EKU = "1.3.6.1.5.5.7.3.36"  # id-kp-documentSigning, RFC 9336
 MIN_PASSPHRASE = 8
 
 
-class KeyError_(GovrlError):
+class CredentialError(GovrlError):
     """A key, certificate or passphrase is unusable; the message says which and why."""
 
 
@@ -214,14 +214,14 @@ def load_credentials(
     try:
         key = serialization.load_pem_private_key(data, password=passphrase or None)
     except TypeError:
-        raise KeyError_(
+        raise CredentialError(
             f"{key_path}: the key is encrypted; give its passphrase",
             hint="use the prompt, --passphrase-file, or GOVRL_KEY_PASSPHRASE",
         ) from None
     except ValueError:
         encrypted = b"ENCRYPTED" in data
         reason = "wrong passphrase" if encrypted and passphrase else "not a PEM private key"
-        raise KeyError_(f"{key_path}: {reason}") from None
+        raise CredentialError(f"{key_path}: {reason}") from None
     certs = load_certificates(cert_path)
     extra = [c for p in chain or [] for c in load_certificates(p)]
     return _matched(
@@ -236,9 +236,9 @@ def load_pkcs12(path: Path, passphrase: bytes | None) -> Credentials:
     try:
         key, cert, chain = pkcs12.load_key_and_certificates(_read(path, "PKCS#12"), passphrase)
     except ValueError:
-        raise KeyError_(f"{path}: wrong passphrase, or not a PKCS#12 file") from None
+        raise CredentialError(f"{path}: wrong passphrase, or not a PKCS#12 file") from None
     if key is None or cert is None:
-        raise KeyError_(f"{path}: the bundle holds no private key and certificate")
+        raise CredentialError(f"{path}: the bundle holds no private key and certificate")
     return _matched(Credentials(_usable(key, path), cert, list(chain)), path, path)
 
 
@@ -248,7 +248,7 @@ def _usable(key: object, path: Path) -> SigningKey:
 
     if isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
         return key
-    raise KeyError_(
+    raise CredentialError(
         f"{path}: a {type(key).__name__.removeprefix('_')} key cannot make a signature that "
         "common PDF verifiers accept; use ECDSA P-256 or RSA"
     )
@@ -261,7 +261,7 @@ def _matched(creds: Credentials, key_path: Path, cert_path: Path) -> Credentials
     enc = serialization.Encoding.DER
     ours = creds.key.public_key().public_bytes(enc, spki)
     if ours != creds.cert.public_key().public_bytes(enc, spki):
-        raise KeyError_(f"{key_path}: the key does not match the certificate {cert_path}")
+        raise CredentialError(f"{key_path}: the key does not match the certificate {cert_path}")
     return creds
 
 
@@ -285,9 +285,9 @@ def check_validity(
     """Refuse a certificate that has expired or is not yet valid."""
     now = at or dt.datetime.now(dt.UTC)
     if now > cert.not_valid_after_utc:
-        raise KeyError_(f"{where}: the certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}")
+        raise CredentialError(f"{where}: the certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}")
     if now < cert.not_valid_before_utc:
-        raise KeyError_(
+        raise CredentialError(
             f"{where}: the certificate is not valid before {cert.not_valid_before_utc:%Y-%m-%d}"
         )
 
