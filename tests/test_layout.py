@@ -1,4 +1,4 @@
-"""The house rules of govrl's layout: imports point back along the flow, never forward, never round."""
+"""The house rules of the layout: imports point back along the flow, never forward or round."""
 
 from __future__ import annotations
 

@@ -7,8 +7,9 @@ the folder on the model's MLflow run.
 """
 
 from govrl.archive.bundle import ExportResult, export
-from govrl.archive.check import ArchiveReport, Finding, verify_bundle, verify_store
+from govrl.archive.check import verify_bundle, verify_store
 from govrl.archive.log import Entry, Head
+from govrl.archive.report import ArchiveReport, Finding
 from govrl.archive.storage import DirectoryStorage, Storage, ZipStorage
 from govrl.archive.store import (
     DEFAULT_STORE,

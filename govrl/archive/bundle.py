@@ -8,53 +8,15 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, StrictInt
-
-from govrl.archive.log import LOG, Digest, Entry, FrozenModel, Short, Timestamp, now_utc
-from govrl.archive.store import ArchiveDamaged
+from govrl.archive.check import verify_store
+from govrl.archive.log import LOG, Entry, now_utc
+from govrl.archive.manifest import FORMAT, MANIFEST, README, SUMS, BundleEntry, HeadRef, Manifest
+from govrl.archive.store import Archive, ArchiveDamaged
 from govrl.atomicfile import write_atomic
+from govrl.documents.pdffile import INFO_DIGEST, RECORD_ATTACHMENT
 from govrl.errors import GovrlError
 from govrl.record.identity import digest_of
-
-MANIFEST = "manifest.json"
-SUMS = "SHA256SUMS"
-README = "README.txt"
-FORMAT = "govrl-archive-bundle"
-
-if TYPE_CHECKING:
-    from govrl.archive.store import Archive
-
-
-class HeadRef(FrozenModel):
-    sequence: Annotated[StrictInt, Field(ge=0)]
-    hash: Digest
-
-
-class BundleEntry(FrozenModel):
-    sequence: Annotated[StrictInt, Field(ge=1)]
-    version: Short | None
-    kind: Short | None
-    verdict: Short | None
-    valid_until: Short | None
-    document: Short
-    record: Short
-    policy: Short
-
-
-class Manifest(FrozenModel):
-    """What the bundle holds and the digests it must have; the receiver checks against it."""
-
-    format: Literal["govrl-archive-bundle"]
-    version: Literal[1]
-    system: Short
-    exported_at: Timestamp
-    exported_by: Short
-    head: HeadRef
-    chain: list[Digest]
-    entries: list[BundleEntry]
-    files: dict[str, Digest]
 
 
 class NothingToExport(GovrlError):
@@ -72,8 +34,6 @@ class ExportResult:
 
 def export(archive: Archive, system: str, output: Path, *, exported_by: str) -> ExportResult:
     """Write one system's bundle to ``output`` atomically; refuse from a damaged archive."""
-    from govrl.archive.check import verify_store
-
     archive.require()
     report = verify_store(archive, signatures=False)
     if not report.ok:
@@ -183,6 +143,8 @@ def readme(
         rows=rows,
         head_sequence=head.sequence,
         head_hash=head.hash,
+        attachment=RECORD_ATTACHMENT,
+        digest_key=INFO_DIGEST,
     )
 
 
@@ -192,7 +154,7 @@ _README = """\
 
 Exported {exported_at} from a govrl archive. It holds {count} archived
 document(s) for this system: the signed PDFs exactly as archived, the
-assessment record embedded in each (record.json, RFC 8785 canonical JSON),
+assessment record embedded in each ({attachment}, RFC 8785 canonical JSON),
 the policy each was checked against, and the archive log entries for them.
 
   entry   added       version      kind        verdict                valid until signed by
@@ -238,7 +200,7 @@ Checking by hand
    (or sha256:000...0 for entry 1). The last "chain" value is the head above.
 4. Each record is the one that was approved: the record's file name is its
    SHA-256, which the PDF shows on its pages, stores in its metadata
-   (GovrlRecordDigest) and every reviewer's signature names in its reason.
+   ({digest_key}) and every reviewer's signature names in its reason.
 5. The signatures are valid: open each PDF in a PAdES-capable validator (for
    example `pdfsig FILE` from poppler, or Adobe Acrobat) and check every
    signature is valid and covers the document up to its last signature.

@@ -1,26 +1,20 @@
-"""What a govrl document says about itself, and its signatures checked from its bytes."""
+"""What a govrl document says about itself, and whether its signatures still hold."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import re
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from govrl.archive.log import SignerRef, SystemRef, Verification
+from govrl.documents.pdffile import RECORD_ATTACHMENT, GovrlPdf, read_pdf
 from govrl.errors import GovrlError, InputError, Problem
 
 if TYPE_CHECKING:
     from cryptography import x509
 
-    from govrl.documents.pdffile import GovrlPdf
     from govrl.review.policy import Policy
-
-_DECISION = re.compile(rb"decision ([a-z][a-z_-]*)")
-_XMP_DECISION = re.compile(rb"<govrl:decision>([^<]{1,100})</govrl:decision>")
 
 
 @dataclass(frozen=True)
@@ -36,7 +30,7 @@ class Described:
 
 def describe(doc: GovrlPdf) -> Described:
     """Read system, kind, verdict and validity; refuse a PDF that is not a govrl document."""
-    where = str(doc.path)
+    where = doc.name
     if doc.record_json is None:
         raise InputError([Problem(doc.record_problem, where)])
     try:
@@ -45,7 +39,7 @@ def describe(doc: GovrlPdf) -> Described:
         system_id = system["id"]
     except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError):
         raise InputError(
-            [Problem("not a govrl document: its record.json names no system.id", where)]
+            [Problem(f"not a govrl document: its {RECORD_ATTACHMENT} names no system.id", where)]
         ) from None
     if not isinstance(system_id, str) or not system_id:
         raise InputError([Problem("not a govrl document: system.id is not text", where)])
@@ -57,7 +51,7 @@ def describe(doc: GovrlPdf) -> Described:
             risk_tier=system.get("risk_tier") if type(system.get("risk_tier")) is int else None,
         ),
         kind=doc.kind,
-        verdict=_verdict(doc),
+        verdict=doc.decision,
         valid_until=doc.valid_until,
         record_json=doc.record_json,
     )
@@ -65,21 +59,6 @@ def describe(doc: GovrlPdf) -> Described:
 
 def _text(value: object) -> str | None:
     return value[:500] if isinstance(value, str) else None
-
-
-def _verdict(doc: GovrlPdf) -> str | None:
-    """The decision the document was rendered with: Info keywords first, then XMP."""
-    try:
-        info = doc.reader.trailer_view["/Info"]
-        keywords = str(info.get("/Keywords", "")).encode()
-        found = _DECISION.search(keywords)
-        if found:
-            return found.group(1).decode()
-        xmp = doc.reader.root["/Metadata"].data
-        found = _XMP_DECISION.search(xmp)
-        return found.group(1).decode() if found else None
-    except (KeyError, AttributeError, TypeError, ValueError):
-        return None
 
 
 @dataclass(frozen=True)
@@ -90,35 +69,25 @@ class Checked:
 
 
 def check_signatures(
-    data: bytes,
+    doc: GovrlPdf,
     *,
     policy: Policy,
     trust: list[x509.Certificate] | None,
     today: dt.date,
 ) -> Checked:
-    """Run ``verify`` on exactly these bytes (a path could change under us between reads)."""
+    """Run ``verify`` on the document as opened, so the bytes judged are the bytes kept."""
     from pydantic import ValidationError
 
     from govrl.documents.verification import verify_pdf
 
-    with tempfile.TemporaryDirectory(prefix="govrl-archive-") as folder:
-        path = Path(folder) / "document.pdf"
-        path.write_bytes(data)
-        try:
-            report = verify_pdf(path, policy=policy, trust=trust, today=today)
-        except ValidationError as exc:
-            problem = f"the embedded record is not a valid assessment record ({exc.error_count()})"
-            return Checked(
-                Verification(checked=True, ok=False, trust_checked=False, problems=[problem]),
-                [],
-                None,
-            )
-        except GovrlError as exc:
-            return Checked(
-                Verification(checked=True, ok=False, trust_checked=False, problems=[exc.message]),
-                [],
-                None,
-            )
+    try:
+        report = verify_pdf(doc, policy=policy, trust=trust, today=today)
+    except ValidationError as exc:
+        return _failed(
+            f"the embedded record is not a valid assessment record ({exc.error_count()})"
+        )
+    except GovrlError as exc:
+        return _failed(exc.message)
     signers = [
         SignerRef(role=s.role[:500], signer=s.signer[:500], signed_at=s.signed_at)
         for s in report.signatures
@@ -127,3 +96,25 @@ def check_signatures(
         checked=True, ok=report.ok, trust_checked=trust is not None, problems=report.problems
     )
     return Checked(verification, signers, report.record_digest)
+
+
+def check_bytes(
+    data: bytes,
+    name: str,
+    *,
+    policy: Policy,
+    trust: list[x509.Certificate] | None,
+    today: dt.date,
+) -> Checked:
+    """Open ``data`` and check it; a document that no longer opens fails the check."""
+    try:
+        doc = read_pdf(data, name)
+    except GovrlError as exc:
+        return _failed(exc.message)
+    return check_signatures(doc, policy=policy, trust=trust, today=today)
+
+
+def _failed(problem: str) -> Checked:
+    return Checked(
+        Verification(checked=True, ok=False, trust_checked=False, problems=[problem]), [], None
+    )

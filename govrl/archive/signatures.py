@@ -10,25 +10,24 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
-import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from govrl.archive.documents import Checked, check_signatures
+from govrl.archive.documents import Checked, check_bytes
 from govrl.archive.storage import CorruptMember, Storage
 from govrl.errors import GovrlError
 
 if TYPE_CHECKING:
     from cryptography import x509
 
-    from govrl.archive.check import ArchiveReport
     from govrl.archive.log import Entry
+    from govrl.archive.report import ArchiveReport
     from govrl.review.policy import Policy
 
-_Task = tuple[bytes, bytes, tuple[bytes, ...], dt.date]
+# (document, its key, policy, its key, trusted roots as DER, the day to judge expiry by)
+_Task = tuple[bytes, str, bytes, str, tuple[bytes, ...], dt.date]
 _BATCH = 16  # documents in flight per worker: bounds memory at a few MB per worker
 
 
@@ -56,22 +55,26 @@ def check_all(
             entry.sequence,
         )
     roots = tuple(_der(cert) for cert in trust or [])
-    results = _run(
-        (
-            (
-                storage.read(e.object_keys()["document"]),
-                policies[e.object_keys()["policy"]] or b"",
-                roots,
-                e.added_on,
-            )
-            for e in todo
-        ),
-        len(todo),
-        jobs,
-    )
+    tasks = (_task(storage, entry, policies, roots) for entry in todo)
+    results = _run(tasks, len(todo), jobs)
     for entry, checked in zip(todo, results, strict=True):
         _judge(report, entry, checked)
         report.signatures_checked += 1
+
+
+def _task(
+    storage: Storage, entry: Entry, policies: dict[str, bytes | None], roots: tuple[bytes, ...]
+) -> _Task:
+    keys = entry.object_keys()
+    document, policy = keys["document"], keys["policy"]
+    return (
+        storage.read(document),
+        document,
+        policies[policy] or b"",
+        policy,
+        roots,
+        entry.added_on,
+    )
 
 
 def _policy_keys(entries: list[Entry]) -> list[str]:
@@ -82,7 +85,7 @@ def _policy_bytes(report: ArchiveReport, storage: Storage, key: str) -> bytes | 
     """The archived policy's bytes, if they are there and still load as a policy."""
     try:
         data = storage.read(key)
-        _load_policy(data)
+        _load_policy(data, key)
     except (KeyError, CorruptMember):
         return None
     except GovrlError as exc:
@@ -114,21 +117,21 @@ def _run(tasks: Iterator[_Task], count: int, jobs: int | None) -> Iterator[Check
 
 
 def _work(task: _Task) -> Checked:
-    document, policy, roots, on = task
+    document, name, policy, policy_key, roots, on = task
     from cryptography import x509
 
     trust = [x509.load_der_x509_certificate(der) for der in roots] or None
-    return check_signatures(document, policy=_load_policy(policy), trust=trust, today=on)
+    return check_bytes(
+        document, name, policy=_load_policy(policy, policy_key), trust=trust, today=on
+    )
 
 
 @cache
-def _load_policy(data: bytes) -> Policy:
-    from govrl.review.policy import load_policy
+def _load_policy(data: bytes, key: str) -> Policy:
+    """Parsed once per process; a forked worker inherits what its parent parsed."""
+    from govrl.review.policy import parse_policy
 
-    with tempfile.TemporaryDirectory(prefix="govrl-archive-") as folder:
-        path = Path(folder) / "policy.yaml"
-        path.write_bytes(data)
-        return load_policy(path)
+    return parse_policy(data, key)
 
 
 def _judge(report: ArchiveReport, entry: Entry, checked: Checked) -> None:

@@ -39,6 +39,7 @@ from govrl.archive.log import (
     split_log,
 )
 from govrl.archive.storage import DirectoryStorage, Storage
+from govrl.documents.pdffile import open_pdf
 from govrl.errors import GovrlError, InputError, Problem, UsageError
 from govrl.record.identity import digest_of
 
@@ -70,15 +71,16 @@ class PolicyFile:
 
     @classmethod
     def load(cls, path: Path | None = None) -> PolicyFile:
+        """Read the policy file once, so the bytes kept are the bytes parsed."""
         from govrl.resources import data_dir
-        from govrl.review.policy import DEFAULT_POLICY, load_policy
+        from govrl.review.policy import DEFAULT_POLICY, parse_policy
 
         source = path or data_dir("policies") / f"{DEFAULT_POLICY}.yaml"
-        policy = load_policy(source)
         try:
-            return cls(policy, source.read_bytes())
+            data = source.read_bytes()
         except OSError as exc:
             raise InputError([Problem(f"cannot read: {exc.strerror}", str(source))]) from None
+        return cls(parse_policy(data, str(source)), data)
 
     @property
     def ref(self) -> PolicyRef:
@@ -151,17 +153,13 @@ class Archive:
         added_by: str | None = None,
     ) -> AddResult:
         """Archive one signed document; a document already archived adds nothing."""
-        from govrl.documents.pdffile import open_pdf
-
         doc = open_pdf(pdf)
         about = describe(doc)
         doc_digest = digest_of(doc.data)
         earlier = self.find_document(doc_digest)
         if earlier is not None:
             return AddResult(pdf, earlier, already=True)
-        checked = check_signatures(
-            doc.data, policy=policy.policy, trust=trust, today=dt.date.today()
-        )
+        checked = check_signatures(doc, policy=policy.policy, trust=trust, today=dt.date.today())
         if not checked.verification.ok and not allow_unverified:
             raise DocumentRefused(
                 f"{pdf}: not archived, verification failed: "

@@ -8,9 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from govrl.cli.assess_cmds import POLICY
-from govrl.cli.collect_cmds import TIMEOUT, TRACKING_URI
-from govrl.cli.record_cmds import EXISTING_FILE, FILE, echo_json
+from govrl.cli.options import EXISTING_FILE, FILE, POLICY, TIMEOUT, TRACKING_URI, echo_json
 
 if TYPE_CHECKING:
     from cryptography import x509

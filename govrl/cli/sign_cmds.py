@@ -9,8 +9,7 @@ from pathlib import Path
 
 import click
 
-from govrl.cli.assess_cmds import POLICY
-from govrl.cli.record_cmds import CHECKLIST_DIRS, EXISTING_FILE, FILE, echo_json
+from govrl.cli.options import CHECKLIST_DIRS, EXISTING_FILE, FILE, POLICY, echo_json
 
 PASSPHRASE_ENV = "GOVRL_KEY_PASSPHRASE"
 PASSPHRASE_FILE = click.option(

@@ -12,19 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from xml.sax.saxutils import escape as xml_escape
 
+from govrl.documents.pdffile import RECORD_ATTACHMENT, PdfMeta, signature_field
 from govrl.errors import EnvironmentFailure, GovrlError
 
 PX_TO_PT = 0.75  # WeasyPrint lays out in CSS pixels (96 per inch); PDF uses points (72).
-GOVRL_NS = "urn:govrl:xmp:1.0/"
-XMP_PROPERTIES = (
-    ("recordDigest", "SHA-256 of the assessment record's RFC 8785 canonical JSON"),
-    ("govrlVersion", "version of govrl that rendered the document"),
-    ("documentKind", "model-card or approval"),
-    ("decision", "the policy's verdict on the record when the document was rendered"),
-    ("validUntil", "last day the approval's decision holds (approvals only)"),
-)
 
 
 class RendererUnavailable(EnvironmentFailure):
@@ -33,20 +25,6 @@ class RendererUnavailable(EnvironmentFailure):
 
 class SignatureBoxMissing(GovrlError):
     """The approval template draws no box for a role that must sign."""
-
-
-@dataclass(frozen=True)
-class PdfMeta:
-    title: str
-    subject: str
-    author: str
-    keywords: list[str]
-    digest: str
-    govrl_version: str
-    kind: str
-    decision: str
-    date: dt.date
-    valid_until: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -113,7 +91,7 @@ class _Collect(logging.Handler):
 def html_to_pdf(
     html: str, root: Path, meta: PdfMeta, record_json: bytes, roles: Sequence[str]
 ) -> PdfResult:
-    """Lay out ``html`` (resources from ``root`` only) as PDF/A-3b with ``record.json`` inside."""
+    """Lay out ``html`` (resources from ``root`` only) as PDF/A-3b with the record attached."""
     weasyprint = load_weasyprint()
     from govrl.documents.fetcher import ConfinedFetcher
 
@@ -131,7 +109,7 @@ def html_to_pdf(
             fields = _signature_fields(document, roles)
             attachment = weasyprint.Attachment(
                 string=record_json,
-                name="record.json",
+                name=RECORD_ATTACHMENT,
                 description=f"The assessment record, RFC 8785 canonical JSON ({meta.digest})",
                 relationship="Data",
                 created=moment.replace(tzinfo=None),
@@ -160,15 +138,8 @@ def _set_metadata(document: Any, meta: PdfMeta, moment: dt.datetime) -> None:
     data.keywords = meta.keywords
     data.generator = f"govrl {meta.govrl_version}"
     data.created = data.modified = stamp
-    data.custom = {
-        "GovrlRecordDigest": meta.digest,
-        "GovrlVersion": meta.govrl_version,
-        "GovrlDocument": meta.kind,
-    }
-    if meta.valid_until is not None:
-        # What `govrl verify` judges expiry by; an approval's decision holds until then.
-        data.custom["GovrlValidUntil"] = meta.valid_until.isoformat()
-    # <link rel=attachment> and <a rel=attachment> would embed files: none but record.json.
+    data.custom = meta.info_entries()
+    # <link rel=attachment> and <a rel=attachment> would embed files: none but the record.
     data.attachments = []
     for page in document.pages:
         page.links[:] = [link for link in page.links if link[0] != "attachment"]
@@ -188,7 +159,7 @@ def _signature_fields(document: Any, roles: Sequence[str]) -> list[SignatureFiel
                     round(x2 * PX_TO_PT, 2),
                     round((page.height - y1) * PX_TO_PT, 2),
                 )
-                fields.append(SignatureField(role, number, rect))
+                fields.append(SignatureField(signature_field(role), number, rect))
                 break
         else:
             raise SignatureBoxMissing(
@@ -218,39 +189,10 @@ def _object(pdf: Any, reference: Any) -> Any:
 
 
 def _extend_xmp(pdf: Any, meta: PdfMeta) -> None:
-    """Add govrl's properties, with the extension schema PDF/A requires for them."""
+    """Add govrl's properties to the XMP stream WeasyPrint wrote."""
     stream = _object(pdf, pdf.catalog["Metadata"])
-    properties = "".join(
-        "<rdf:li rdf:parseType='Resource'>"
-        f"<pdfaProperty:name>{name}</pdfaProperty:name>"
-        "<pdfaProperty:valueType>Text</pdfaProperty:valueType>"
-        "<pdfaProperty:category>external</pdfaProperty:category>"
-        f"<pdfaProperty:description>{description}</pdfaProperty:description></rdf:li>"
-        for name, description in XMP_PROPERTIES
-    )
-    valid_until = meta.valid_until.isoformat() if meta.valid_until else ""
-    values = (meta.digest, meta.govrl_version, meta.kind, meta.decision, valid_until)
-    extra = (
-        "<rdf:Description rdf:about='' "
-        "xmlns:pdfaExtension='http://www.aiim.org/pdfa/ns/extension/' "
-        "xmlns:pdfaSchema='http://www.aiim.org/pdfa/ns/schema#' "
-        "xmlns:pdfaProperty='http://www.aiim.org/pdfa/ns/property#'>"
-        "<pdfaExtension:schemas><rdf:Bag><rdf:li rdf:parseType='Resource'>"
-        "<pdfaSchema:schema>govrl assessment record</pdfaSchema:schema>"
-        f"<pdfaSchema:namespaceURI>{GOVRL_NS}</pdfaSchema:namespaceURI>"
-        "<pdfaSchema:prefix>govrl</pdfaSchema:prefix>"
-        f"<pdfaSchema:property><rdf:Seq>{properties}</rdf:Seq></pdfaSchema:property>"
-        "</rdf:li></rdf:Bag></pdfaExtension:schemas></rdf:Description>"
-        f"<rdf:Description rdf:about='' xmlns:govrl='{GOVRL_NS}'>"
-        + "".join(
-            f"<govrl:{name}>{xml_escape(value)}</govrl:{name}>"
-            for (name, _), value in zip(XMP_PROPERTIES, values, strict=True)
-            if value
-        )
-        + "</rdf:Description>"
-    ).encode()
     content = b"".join(stream.stream)
-    stream.stream = [content.replace(b"</rdf:RDF>", extra + b"</rdf:RDF>", 1)]
+    stream.stream = [content.replace(b"</rdf:RDF>", meta.xmp() + b"</rdf:RDF>", 1)]
 
 
 def _add_signature_fields(pdf: Any, fields: list[SignatureField]) -> None:

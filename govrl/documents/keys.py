@@ -285,7 +285,9 @@ def check_validity(
     """Refuse a certificate that has expired or is not yet valid."""
     now = at or dt.datetime.now(dt.UTC)
     if now > cert.not_valid_after_utc:
-        raise CredentialError(f"{where}: the certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}")
+        raise CredentialError(
+            f"{where}: the certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}"
+        )
     if now < cert.not_valid_before_utc:
         raise CredentialError(
             f"{where}: the certificate is not valid before {cert.not_valid_before_utc:%Y-%m-%d}"

@@ -1,31 +1,160 @@
-"""Reading a govrl PDF back: its embedded record, the digest it shows, its form fields."""
+"""The PDF contract: what govrl writes into a document and reads back, each fact spelled once.
+
+The renderer, the signer, the verifier and the archive all go through these
+names and functions, so a writer and its reader cannot drift apart.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import re
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import escape as xml_escape
 
 from govrl.errors import InputError, Problem
 
 if TYPE_CHECKING:
     from pyhanko.pdf_utils.reader import PdfFileReader
 
+    from govrl.record import AssessmentRecord
     from govrl.review.diff import Revision
 
 RECORD_ATTACHMENT = "record.json"
-DIGEST_KEY = "/GovrlRecordDigest"
-VALID_UNTIL_KEY = "/GovrlValidUntil"
-KIND_KEY = "/GovrlDocument"
+
+# Document information entries (WeasyPrint writes them as /Name keys).
+INFO_DIGEST = "GovrlRecordDigest"
+INFO_VERSION = "GovrlVersion"
+INFO_KIND = "GovrlDocument"
+INFO_VALID_UNTIL = "GovrlValidUntil"
+
+DECISION_KEYWORD = "decision"
+_KEYWORD_DECISION = re.compile(re.escape(DECISION_KEYWORD).encode() + rb" ([a-z][a-z_-]*)")
+
+XMP_NAMESPACE = "urn:govrl:xmp:1.0/"
+XMP_PREFIX = "govrl"
+XMP_DECISION = "decision"
+XMP_PROPERTIES = (
+    ("recordDigest", "SHA-256 of the assessment record's RFC 8785 canonical JSON"),
+    ("govrlVersion", "version of govrl that rendered the document"),
+    ("documentKind", "model-card or approval"),
+    (XMP_DECISION, "the policy's verdict on the record when the document was rendered"),
+    ("validUntil", "last day the approval's decision holds (approvals only)"),
+)
+_XMP_DECISION = re.compile(
+    f"<{XMP_PREFIX}:{XMP_DECISION}>".encode()
+    + rb"([^<]{1,100})"
+    + f"</{XMP_PREFIX}:{XMP_DECISION}>".encode()
+)
+
+FORCED_MARK = "FORCED"
+# signature_reason writes "…, record sha256:…"; stated_record reads the digest back.
+_STATED_RECORD = re.compile(r"record (sha256:[0-9a-f]{64})")
+
+
+@dataclass(frozen=True)
+class PdfMeta:
+    """Everything govrl states about a document in its Info dictionary and XMP."""
+
+    title: str
+    subject: str
+    author: str
+    keywords: list[str]
+    digest: str
+    govrl_version: str
+    kind: str
+    decision: str
+    date: dt.date
+    valid_until: dt.date | None = None
+
+    def info_entries(self) -> dict[str, str]:
+        """govrl's own Info entries; `govrl verify` judges an approval's expiry by its date."""
+        entries = {INFO_DIGEST: self.digest, INFO_VERSION: self.govrl_version, INFO_KIND: self.kind}
+        if self.valid_until is not None:
+            entries[INFO_VALID_UNTIL] = self.valid_until.isoformat()
+        return entries
+
+    def xmp(self) -> bytes:
+        """govrl's XMP properties, with the extension schema PDF/A requires for them."""
+        properties = "".join(
+            "<rdf:li rdf:parseType='Resource'>"
+            f"<pdfaProperty:name>{name}</pdfaProperty:name>"
+            "<pdfaProperty:valueType>Text</pdfaProperty:valueType>"
+            "<pdfaProperty:category>external</pdfaProperty:category>"
+            f"<pdfaProperty:description>{description}</pdfaProperty:description></rdf:li>"
+            for name, description in XMP_PROPERTIES
+        )
+        valid_until = self.valid_until.isoformat() if self.valid_until else ""
+        values = (self.digest, self.govrl_version, self.kind, self.decision, valid_until)
+        return (
+            "<rdf:Description rdf:about='' "
+            "xmlns:pdfaExtension='http://www.aiim.org/pdfa/ns/extension/' "
+            "xmlns:pdfaSchema='http://www.aiim.org/pdfa/ns/schema#' "
+            "xmlns:pdfaProperty='http://www.aiim.org/pdfa/ns/property#'>"
+            "<pdfaExtension:schemas><rdf:Bag><rdf:li rdf:parseType='Resource'>"
+            "<pdfaSchema:schema>govrl assessment record</pdfaSchema:schema>"
+            f"<pdfaSchema:namespaceURI>{XMP_NAMESPACE}</pdfaSchema:namespaceURI>"
+            f"<pdfaSchema:prefix>{XMP_PREFIX}</pdfaSchema:prefix>"
+            f"<pdfaSchema:property><rdf:Seq>{properties}</rdf:Seq></pdfaSchema:property>"
+            "</rdf:li></rdf:Bag></pdfaExtension:schemas></rdf:Description>"
+            f"<rdf:Description rdf:about='' xmlns:{XMP_PREFIX}='{XMP_NAMESPACE}'>"
+            + "".join(
+                f"<{XMP_PREFIX}:{name}>{xml_escape(value)}</{XMP_PREFIX}:{name}>"
+                for (name, _), value in zip(XMP_PROPERTIES, values, strict=True)
+                if value
+            )
+            + "</rdf:Description>"
+        ).encode()
+
+
+def keywords(kind: str, digest: str, govrl_version: str, decision: str) -> list[str]:
+    """The document's keywords; the decision among them is what the archive files it under."""
+    return ["govrl", kind, digest, f"govrl {govrl_version}", f"{DECISION_KEYWORD} {decision}"]
+
+
+def signature_field(role: str) -> str:
+    """The signature field a role signs: named after the role."""
+    return role
+
+
+def role_of(field_name: object) -> str:
+    """The role whose signature field is called ``field_name``."""
+    return str(field_name)
+
+
+def signature_reason(role: str, digest: str, forced_because: Sequence[str] = ()) -> str:
+    """A signature's reason: the role and the record it approves, and any refusal it overrode."""
+    reason = f"govrl approval, role {role}, record {digest}"
+    if forced_because:
+        reason += f"; {FORCED_MARK}: " + "; ".join(forced_because)
+    return reason
+
+
+def reason_of(embedded: Any) -> str:
+    """The reason an embedded signature gives (empty when it gives none)."""
+    return str(embedded.sig_object.get("/Reason", ""))
+
+
+def stated_record(reason: str) -> str | None:
+    """The record digest a signature's reason names, if it names one."""
+    found = _STATED_RECORD.search(reason)
+    return found.group(1) if found else None
+
+
+def is_forced(reason: str) -> bool:
+    """Whether the signature was made past a refusal."""
+    return FORCED_MARK in reason
 
 
 @dataclass(frozen=True)
 class GovrlPdf:
-    """A govrl document as found on disk: bytes, parsed reader, and what it claims."""
+    """A govrl document as read: bytes, parsed reader, and what it claims."""
 
-    path: Path
+    name: str
     data: bytes
     reader: PdfFileReader
     record_json: bytes | None
@@ -38,8 +167,33 @@ class GovrlPdf:
     def record_problem(self) -> str:
         """Why there is no record to read, in words for an error message."""
         if self.record_damage:
-            return f"the embedded record.json cannot be read (damaged: {self.record_damage})"
-        return "no embedded record.json: not a govrl document"
+            return (
+                f"the embedded {RECORD_ATTACHMENT} cannot be read (damaged: {self.record_damage})"
+            )
+        return f"no embedded {RECORD_ATTACHMENT}: not a govrl document"
+
+    @property
+    def decision(self) -> str | None:
+        """The decision the document was rendered with: Info keywords first, then XMP."""
+        try:
+            info = self.reader.trailer_view["/Info"]
+            found = _KEYWORD_DECISION.search(str(info.get("/Keywords", "")).encode())
+            if found:
+                return found.group(1).decode()
+            found = _XMP_DECISION.search(self.reader.root["/Metadata"].data)
+            return found.group(1).decode() if found else None
+        except (KeyError, AttributeError, TypeError, ValueError):
+            return None
+
+    def record(self) -> AssessmentRecord:
+        """The embedded record as a model; pydantic's ValidationError when it is not one."""
+        import json
+
+        from govrl.record import AssessmentRecord
+
+        if self.record_json is None:
+            raise InputError([Problem(self.record_problem, self.name)])
+        return AssessmentRecord.model_validate(json.loads(self.record_json))
 
 
 def damage_errors() -> tuple[type[BaseException], ...]:
@@ -49,22 +203,17 @@ def damage_errors() -> tuple[type[BaseException], ...]:
     return (PdfError, ValueError, KeyError, TypeError, IndexError, zlib.error)
 
 
-def open_pdf(path: Path) -> GovrlPdf:
-    """Parse ``path`` as a PDF; a non-PDF or a broken one is a located input error."""
+def read_pdf(data: bytes, name: str) -> GovrlPdf:
+    """Parse ``data`` as a PDF; ``name`` says where it came from in error messages."""
     from pyhanko.pdf_utils.reader import PdfFileReader
 
-
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError([Problem(f"cannot read: {exc.strerror}", str(path))]) from None
     if not data.lstrip()[:5] == b"%PDF-":
-        raise InputError([Problem("not a PDF file (no %PDF- header)", str(path))])
+        raise InputError([Problem("not a PDF file (no %PDF- header)", name)])
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         info_dict = _info(reader)
     except damage_errors() as exc:
-        raise InputError([Problem(f"damaged PDF: {exc}", str(path))]) from None
+        raise InputError([Problem(f"damaged PDF: {exc}", name)]) from None
     # A damaged attachment is a finding for the caller (verify still judges the signatures).
     record: bytes | None = None
     damage: str | None = None
@@ -73,15 +222,24 @@ def open_pdf(path: Path) -> GovrlPdf:
     except damage_errors() as exc:
         damage = str(exc) or type(exc).__name__
     return GovrlPdf(
-        path,
+        name,
         data,
         reader,
         record,
-        _text(info_dict, DIGEST_KEY),
-        _text(info_dict, VALID_UNTIL_KEY),
-        _text(info_dict, KIND_KEY),
+        _text(info_dict, INFO_DIGEST),
+        _text(info_dict, INFO_VALID_UNTIL),
+        _text(info_dict, INFO_KIND),
         damage,
     )
+
+
+def open_pdf(path: Path) -> GovrlPdf:
+    """Read and parse ``path``; a missing, non-PDF or broken file is a located input error."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError([Problem(f"cannot read: {exc.strerror}", str(path))]) from None
+    return read_pdf(data, str(path))
 
 
 def _info(reader: PdfFileReader) -> Any:
@@ -92,7 +250,7 @@ def _info(reader: PdfFileReader) -> Any:
 
 
 def _text(info: Any, key: str) -> str | None:
-    value = info.get(key) if hasattr(info, "get") else None
+    value = info.get(f"/{key}") if hasattr(info, "get") else None
     return str(value) if value is not None else None
 
 
@@ -118,17 +276,12 @@ def _attachment(reader: PdfFileReader, name: str) -> bytes | None:
 
 def load_revision(path: Path) -> Revision:
     """A record from YAML, or the record embedded in a govrl PDF (with its signers)."""
-    import json
-
-    from govrl.record import AssessmentRecord
     from govrl.record.files import load_record
     from govrl.review.diff import Revision
 
-    if path.read_bytes()[:5] != b"%PDF-":
+    data = path.read_bytes()
+    if data[:5] != b"%PDF-":
         return Revision(load_record(path).record, path)
-    doc = open_pdf(path)
-    if doc.record_json is None:
-        raise InputError([Problem(doc.record_problem, str(path))])
-    record = AssessmentRecord.model_validate(json.loads(doc.record_json))
-    signers = [str(s.field_name) for s in doc.reader.embedded_signatures]
-    return Revision(record, path, signers)
+    doc = read_pdf(data, str(path))
+    record = doc.record()
+    return Revision(record, path, [role_of(s.field_name) for s in doc.reader.embedded_signatures])

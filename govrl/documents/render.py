@@ -105,14 +105,15 @@ def render(
     html = render_template(environment(root), f"{kind.value}.html", root, context)
     if fmt is Format.HTML:
         return Rendered(html.encode("utf-8"), kind, fmt, digest, verdict)
-    from govrl.documents.html_to_pdf import PdfMeta, html_to_pdf
+    from govrl.documents.html_to_pdf import html_to_pdf
+    from govrl.documents.pdffile import PdfMeta, keywords
 
     meta = PdfMeta(
         title=f"{view.title}: {record.system.name} {record.system.version}",
         subject=f"govrl {kind.value} for {record.system.id} {record.system.version}, "
         f"record {digest}",
         author=record.system.owner.name,
-        keywords=["govrl", kind.value, digest, f"govrl {__version__}", f"decision {verdict}"],
+        keywords=keywords(kind.value, digest, __version__, verdict),
         digest=digest,
         govrl_version=__version__,
         kind=kind.value,

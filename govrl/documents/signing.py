@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from govrl.atomicfile import write_atomic
 from govrl.documents.keys import Credentials, common_name
-from govrl.documents.pdffile import GovrlPdf, open_pdf
+from govrl.documents.pdffile import (
+    FORCED_MARK,
+    GovrlPdf,
+    open_pdf,
+    role_of,
+    signature_field,
+    signature_reason,
+)
 from govrl.errors import EnvironmentFailure, GovrlError, InputError, Problem
 from govrl.record.identity import digest_of
 
@@ -27,7 +34,6 @@ FONT = FONTS / "NotoSans-Regular.ttf"
 #     --layout-features='*' --output-file=NotoSans-Latin.ttf
 LATIN_FONT = FONTS / "NotoSans-Latin.ttf"
 _LATIN = ((0x20, 0x7E), (0xA0, 0x24F), (0x2010, 0x2027), (0x20AC, 0x20AC))
-FORCED_MARK = "FORCED"
 
 
 class SigningRefused(GovrlError):
@@ -46,22 +52,22 @@ class SignResult:
 def record_of(doc: GovrlPdf) -> tuple[bytes, str]:
     """The embedded record and its digest, refusing a document whose two disagree."""
     if doc.record_json is None:
-        raise InputError([Problem(doc.record_problem, str(doc.path))])
+        raise InputError([Problem(doc.record_problem, doc.name)])
     digest = digest_of(doc.record_json)
     if doc.shown_digest != digest:
         raise SigningRefused(
-            f"{doc.path}: the embedded record's digest {digest} differs from the one the "
+            f"{doc.name}: the embedded record's digest {digest} differs from the one the "
             f"document shows ({doc.shown_digest}); it was altered after rendering"
         )
     return doc.record_json, digest
 
 
 def signature_fields(doc: GovrlPdf) -> dict[str, bool]:
-    """Every signature field by name, and whether it is already signed."""
+    """Every signature field by role, and whether it is already signed."""
     from pyhanko.sign.fields import enumerate_sig_fields
 
     return {
-        str(name): value is not None
+        role_of(name): value is not None
         for name, value, _ in enumerate_sig_fields(doc.reader, filled_status=None)
     }
 
@@ -75,16 +81,13 @@ def preflight(
     today: dt.date | None = None,
 ) -> list[str]:
     """Reasons this signature should not be made; empty when all is in order."""
-    import json
-
-    from govrl.record import AssessmentRecord
     from govrl.review.gate import Verdict, decide
 
-    record_json, _ = record_of(doc)
+    record_of(doc)  # refuses a record altered after rendering
     fields = signature_fields(doc)
     if fields.get(role):
-        raise SigningRefused(f"{doc.path}: the {role!r} field is already signed")
-    record = AssessmentRecord.model_validate(json.loads(record_json))
+        raise SigningRefused(f"{doc.name}: the {role!r} field is already signed")
+    record = doc.record()
     decision = decide(record, policy, library, today=today)
     reasons = []
     if decision.verdict is Verdict.REJECT:
@@ -166,16 +169,14 @@ def sign_pdf(
             hint="--force signs anyway, and says so in the signature for every verifier to see",
         )
     signer_name = common_name(creds.cert)
-    reason = f"govrl approval, role {role}, record {digest}"
     stamp = f"Signed by %(signer)s\nRole: {role}\nTime: %(ts)s\nRecord: {digest[:23]}…"
     if reasons:
-        reason += f"; {FORCED_MARK}: " + "; ".join(reasons)
         stamp += f"\n{FORCED_MARK}: signed despite {len(reasons)} refusal(s)"
     meta = signers.PdfSignatureMetadata(
-        field_name=role,
+        field_name=signature_field(role),
         md_algorithm="sha256",
         subfilter=fields.SigSeedSubFilter.PADES,
-        reason=reason,
+        reason=signature_reason(role, digest, reasons),
         name=signer_name,
         use_pades_lta=False,
     )
@@ -188,8 +189,8 @@ def sign_pdf(
         border_width=1,
     )
     new_field = None
-    if role not in signature_fields(doc):
-        new_field = fields.SigFieldSpec(sig_field_name=role)  # forced: an invisible new field
+    if role not in signature_fields(doc):  # forced: an invisible new field
+        new_field = fields.SigFieldSpec(sig_field_name=signature_field(role))
     writer = IncrementalPdfFileWriter(io.BytesIO(doc.data), strict=False)
     out = io.BytesIO()
     try:

@@ -10,15 +10,21 @@ digest every signer named.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from govrl.documents.pdffile import damage_errors, open_pdf
-from govrl.documents.signing import FORCED_MARK
+from govrl.documents.pdffile import (
+    RECORD_ATTACHMENT,
+    GovrlPdf,
+    damage_errors,
+    is_forced,
+    open_pdf,
+    reason_of,
+    role_of,
+    stated_record,
+)
 from govrl.record.identity import digest_of
 
 if TYPE_CHECKING:
@@ -26,7 +32,6 @@ if TYPE_CHECKING:
 
     from govrl.review.policy import Policy
 
-_STATED = re.compile(r"record (sha256:[0-9a-f]{64})")
 _ALLOWED_LATER_CHANGES = {"NONE", "LTA_UPDATES", "FORM_FILLING"}
 
 
@@ -48,7 +53,7 @@ class SignatureCheck:
 
 @dataclass
 class VerifyReport:
-    path: Path
+    file: str
     record_digest: str | None
     shown_digest: str | None
     signatures: list[SignatureCheck]
@@ -65,7 +70,7 @@ class VerifyReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "file": str(self.path),
+            "file": self.file,
             "ok": self.ok,
             "record_digest": self.record_digest,
             "shown_digest": self.shown_digest,
@@ -97,7 +102,7 @@ def _check_signature(
     usage = KeyUsageConstraints(
         key_usage={"digital_signature", "non_repudiation"}, match_all_key_usages=False
     )
-    role = str(embedded.field_name)
+    role = role_of(embedded.field_name)
     try:
         status = validate_pdf_signature(embedded, context, key_usage_settings=usage)
     except damage_errors() as exc:
@@ -120,8 +125,7 @@ def _check_signature(
         return check
     cert = status.signing_cert
     signer = cert.subject.native.get("common_name", cert.subject.human_friendly)
-    reason = str(embedded.sig_object.get("/Reason", ""))
-    stated = _STATED.search(reason)
+    reason = reason_of(embedded)
     level = status.modification_level.name if status.modification_level else "NONE"
     when = status.signer_reported_dt
     if status.timestamp_validity is not None:
@@ -133,8 +137,8 @@ def _check_signature(
         intact=bool(status.intact and status.valid),
         trusted=status.trust_problem_indic is None if check_trust else None,
         later_changes=level,
-        stated_digest=stated.group(1) if stated else None,
-        forced=FORCED_MARK in reason,
+        stated_digest=stated_record(reason),
+        forced=is_forced(reason),
     )
     if not check.intact:
         check.problems.append(
@@ -170,18 +174,19 @@ def _title(cert: Any) -> str | None:
 
 
 def verify_pdf(
-    path: Path,
+    document: GovrlPdf | Path,
     *,
     policy: Policy,
     trust: list[x509.Certificate] | None = None,
     today: dt.date | None = None,
 ) -> VerifyReport:
-    """Check every signature, the embedded record, the required roles and expiry."""
-    from govrl.record import AssessmentRecord
+    """Check every signature, the embedded record, the required roles and expiry.
 
+    A path is opened first; an opened document is judged on exactly the bytes it was read from.
+    """
     logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # it logs a traceback per finding
     today = today or dt.date.today()
-    doc = open_pdf(path)
+    doc = open_pdf(document) if isinstance(document, Path) else document
     problems: list[str] = []
     warnings: list[str] = []
     record_digest = digest_of(doc.record_json) if doc.record_json is not None else None
@@ -206,9 +211,9 @@ def verify_pdf(
     required: list[str] = []
     if doc.record_json is not None:
         try:  # pydantic's ValidationError, JSON and UTF-8 errors are all ValueErrors
-            record = AssessmentRecord.model_validate(json.loads(doc.record_json))
+            record = doc.record()
         except ValueError:
-            problems.append("the embedded record.json is not a valid assessment record")
+            problems.append(f"the embedded {RECORD_ATTACHMENT} is not a valid assessment record")
         else:
             required = list(policy.tiers[record.system.risk_tier].signers)
     good = {c.role for c in signatures if not c.problems}
@@ -223,7 +228,7 @@ def verify_pdf(
     else:
         problems.append("the document states no validity period")
     return VerifyReport(
-        path=path,
+        file=doc.name,
         record_digest=record_digest,
         shown_digest=doc.shown_digest,
         signatures=signatures,

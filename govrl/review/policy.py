@@ -9,10 +9,11 @@ from typing import Annotated
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from govrl.errors import InputError, Problem
 from govrl.record.base import Name, StrictModel, Text, unique_by
 from govrl.resources import data_dir
 from govrl.vocabulary import Comparator, Estimator, RiskTier, Severity
-from govrl.yamlio import load
+from govrl.yamlio import load, loads
 from govrl.yamlmodel import validate_document
 
 Role = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
@@ -119,3 +120,13 @@ def load_policy(path: Path | None = None) -> Policy:
     """Load a policy file, or the shipped default when ``path`` is None."""
     path = path or data_dir("policies") / f"{DEFAULT_POLICY}.yaml"
     return validate_document(Policy, load(path), "policy")
+
+
+def parse_policy(text: bytes | str, source: str = "<string>") -> Policy:
+    """Parse a policy from its file's contents; ``source`` names it in error messages."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError([Problem(f"not UTF-8 text (byte {exc.start})", source)]) from None
+    return validate_document(Policy, loads(text, source), "policy")

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from govrl.archive.bundle import MANIFEST, SUMS, Manifest
-from govrl.archive.check import check_expected, digest_or_trouble, line_problem, named_by
 from govrl.archive.log import GENESIS, LOG, OBJECTS, Entry, Head, digest_of_key, split_log
+from govrl.archive.manifest import MANIFEST, SUMS, Manifest
+from govrl.archive.report import (
+    ArchiveReport,
+    check_expected,
+    digest_or_trouble,
+    line_problem,
+    named_by,
+)
+from govrl.archive.storage import CorruptMember, ZipStorage
 from govrl.record.identity import digest_of
-
-if TYPE_CHECKING:
-    from govrl.archive.check import ArchiveReport
-    from govrl.archive.storage import ZipStorage
-
-from govrl.archive.storage import CorruptMember
 
 
 def check_bundle(
