@@ -142,12 +142,26 @@ def test_a_folder_with_something_in_it_is_refused_and_left_alone(tmp_path: Path)
 
 def test_a_failing_step_names_itself_its_command_and_keeps_its_exit_code(tmp_path: Path) -> None:
     from govrl.demo import Demo, DemoStepFailed
+    from govrl.demo.steps import gate
 
-    demo = Demo(tmp_path, lambda _line: None, steps=1)
+    said: list[str] = []
+    demo = Demo(tmp_path, said.append, steps=2)
     rejected = EXAMPLES / "sepsis-offline-rl.yaml"
     with pytest.raises(DemoStepFailed) as caught:
-        demo.govrl("decide", "gate", rejected, summary=str)
+        gate(demo, rejected, None, tmp_path / "gate.json")
     assert caught.value.exit_code == 1
     message = str(caught.value)
-    assert "demo step 1 (decide) failed with exit 1" in message
-    assert "govrl gate" in message and "REJECT" in message
+    assert "demo step 1 (decide under the policy) failed with exit 1" in message
+    assert f"govrl gate {demo.shown(rejected)} --json" in message and "REJECT" in message
+    assert "blockers (3):" in message and "GEN-EV-03" in message
+    assert said[0] == "[ 1/2] decide under the policy"
+    assert said[1].strip().startswith("$ govrl gate")
+    assert not (tmp_path / "gate.json").exists()
+
+    unknown = tmp_path / "unknown-checklist.yaml"
+    unknown.write_text(EXAMPLE.read_text().replace("  - id: general-rl", "  - id: veterinary"))
+    with pytest.raises(DemoStepFailed) as caught:
+        gate(demo, unknown, None)
+    assert caught.value.exit_code == 2  # the usage error's code, as `govrl gate` exits
+    assert "demo step 2 (decide under the policy) failed with exit 2" in str(caught.value)
+    assert "no checklist 'veterinary'" in str(caught.value)

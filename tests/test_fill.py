@@ -1,4 +1,5 @@
-"""`govrl fill`: the interview over pipes and a terminal, interruptions, filters, imports."""
+"""`govrl fill`: the interview through a script, a pipe and a terminal; interruptions, filters,
+imports."""
 
 from __future__ import annotations
 
@@ -14,26 +15,33 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from govrl.cli import main
-from govrl.cli.fill_cmds import ANSWER_HELP, ANSWER_PROMPT, fill
 from govrl.errors import UsageError
 from govrl.record.files import load_record, validate_file
 from govrl.record.governance import ItemResponse
 from govrl.review.checklist import ChecklistLibrary
-from govrl.review.fill import pending_items, save_answer
+from govrl.review.fill import (
+    ANSWER_HELP,
+    ANSWER_PROMPT,
+    EVIDENCE_PROMPT,
+    NOTES_PROMPT,
+    REASON_PROMPT,
+    EndOfInput,
+    FillReport,
+    Stop,
+    interview,
+    pending_items,
+    save_answer,
+)
 from govrl.vocabulary import Answer
 from tests.conftest import DATA
 
-REGISTERED = "fill" in main.commands
-if not REGISTERED:  # until the command is registered in govrl.cli, add it here
-    main.add_command(fill)
-BOOT = "from govrl.cli import main; from govrl.cli.fill_cmds import fill; "
-BOOT += "main.add_command(fill); main()"
-GOVRL = [sys.executable, "-m", "govrl"] if REGISTERED else [sys.executable, "-c", BOOT]
+GOVRL = [sys.executable, "-m", "govrl"]
 TIMEOUT = 20.0
 HEADER = re.compile(r"^\[(\d+)/(\d+)\] (\S+) (\S+) \|", re.M)
 
@@ -96,6 +104,43 @@ def _assert_intact(path: Path) -> None:
     report = validate_file(path, allow_placeholders=True)
     assert report.ok, report.problems
     assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+class Script:
+    """A prompter that answers from a script, one line per question, and keeps the conversation."""
+
+    width = 100
+
+    def __init__(self, text: str = "", *, then: BaseException | None = None) -> None:
+        self.lines = text.splitlines()
+        self.then = then  # raised once the lines run out, instead of ending the input
+        self.asked: list[str] = []
+        self.said: list[str] = []
+        self.warned: list[str] = []
+
+    def ask(self, prompt: str) -> str:
+        self.asked.append(prompt)
+        if self.lines:
+            return self.lines.pop(0)
+        if self.then is not None:
+            raise self.then
+        raise EndOfInput
+
+    def say(self, text: str = "", *, emphasis: bool = False) -> None:
+        self.said.append(text)
+
+    def warn(self, text: str) -> None:
+        self.warned.append(text)
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.said)
+
+
+def _fill(path: Path, script: Script, answered_by: str = "ann", **options: Any) -> FillReport:
+    """One interview on the record at ``path``, answered by ``script``."""
+    library = ChecklistLibrary.discover()
+    return interview(path, library, script, answered_by=answered_by, **options)
 
 
 # --------------------------------------------------------------- real processes
@@ -314,65 +359,67 @@ def test_kill_9_mid_interview_loses_no_saved_answer(record: Callable[[int], Path
 # ----------------------------------------------------------------- interview
 
 
-def test_a_bad_word_and_a_missing_reason_are_asked_again(
-    runner: CliRunner, record: Callable[[int], Path]
-) -> None:
+def test_a_bad_word_and_a_missing_reason_are_asked_again(record: Callable[[int], Path]) -> None:
     path = record(3)
     ids = _ids(path)
-    result = runner.invoke(
-        main, ["fill", str(path), "--as", "Bo"], input="maybe\nyess\nna\n\n  \nno ICU use\n\n\n"
-    )
-    assert result.exit_code == 0, result.output
-    assert result.output.count(ANSWER_HELP) == 2
-    assert result.output.count("a not-applicable answer needs a reason") == 2
-    assert _headers(result.output) == ids[:2]
+    talk = Script("maybe\nyess\nna\n\n  \nno ICU use\n\n\n")
+    report = _fill(path, talk, answered_by="Bo")
+    assert report.stopped is Stop.END_OF_INPUT and report.cut_off is None
+    assert talk.output.count(ANSWER_HELP) == 2
+    assert talk.output.count("a not-applicable answer needs a reason") == 2
+    assert talk.asked == [
+        *[ANSWER_PROMPT] * 3,
+        *[REASON_PROMPT] * 3,
+        EVIDENCE_PROMPT,
+        NOTES_PROMPT,
+        ANSWER_PROMPT,
+    ]
+    assert _headers(talk.output) == ids[:2]
     saved = _answers(path)
     assert list(saved) == ids[:1]
     assert saved[ids[0]].answer is Answer.NOT_APPLICABLE
     assert saved[ids[0]].reason == "no ICU use" and saved[ids[0]].answered_by == "Bo"
-    assert f"end of input: 1 answer saved; run `govrl fill {path}` to continue" in result.output
+    assert f"end of input: 1 answer saved; run `govrl fill {path}` to continue" in talk.output
 
 
-def test_input_ending_mid_item_saves_nothing_of_it(
-    runner: CliRunner, record: Callable[[int], Path]
-) -> None:
+def test_input_ending_mid_item_saves_nothing_of_it(record: Callable[[int], Path]) -> None:
     path = record(3)
     ids = _ids(path)
-    result = runner.invoke(main, ["fill", str(path)], input="y\n\n\nn\ndocs/a.md\n")
-    assert result.exit_code == 0, result.output
+    report = _fill(path, talk := Script("y\n\n\nn\ndocs/a.md\n"))
+    assert report.stopped is Stop.END_OF_INPUT and report.cut_off == ids[1]
     assert list(_answers(path)) == ids[:1]
-    assert f"{ids[1]} was cut off and not saved" in result.output
+    assert f"{ids[1]} was cut off and not saved" in talk.output
 
 
 def test_skip_leaves_an_item_pending_and_quit_stops_cleanly(
-    runner: CliRunner, record: Callable[[int], Path]
+    record: Callable[[int], Path],
 ) -> None:
     path = record(3)
     path.write_text("# reviewed every Monday\n" + path.read_text())
     ids = _ids(path)
-    result = runner.invoke(main, ["fill", str(path)], input="s\ny\n\n\nq\n")
-    assert result.exit_code == 0, result.output
-    assert _headers(result.output) == ids[:3]
+    report = _fill(path, talk := Script("s\ny\n\n\nq\n"))
+    assert report.stopped is Stop.QUIT
+    assert [i for _, i in report.skipped] == ids[:1] and [i for _, i in report.saved] == [ids[1]]
+    assert _headers(talk.output) == ids[:3]
     assert list(_answers(path)) == [ids[1]]
-    assert "stopped: 1 answer saved" in result.output
+    assert "stopped: 1 answer saved" in talk.output
     assert path.read_text().startswith("# reviewed every Monday\n")  # comments survive saving
-    again = runner.invoke(main, ["fill", str(path)], input="q\n")
+    _fill(path, again := Script("q\n"))
     assert _headers(again.output) == [ids[0]]
 
 
 def test_all_asks_answered_items_again_and_replaces_the_answer(
-    runner: CliRunner, record: Callable[[int], Path]
+    record: Callable[[int], Path],
 ) -> None:
     path = record(3)
     ids = _ids(path)
-    runner.invoke(main, ["fill", str(path)], input="y\ndocs/old.md\n\n\nq\n")
+    _fill(path, Script("y\ndocs/old.md\n\n\nq\n"))
     assert _answers(path)[ids[0]].answer is Answer.YES
-    plain = runner.invoke(main, ["fill", str(path)], input="q\n")
+    _fill(path, plain := Script("q\n"))
     assert _headers(plain.output) == [ids[1]]
-    revisit = runner.invoke(
-        main, ["fill", str(path), "--all", "--as", "Cy"], input="n\ndocs/new.md\n\ngap found\nq\n"
-    )
-    assert revisit.exit_code == 0, revisit.output
+    revisit = Script("n\ndocs/new.md\n\ngap found\nq\n")
+    report = _fill(path, revisit, answered_by="Cy", include_answered=True)
+    assert report.stopped is Stop.QUIT and report.pending == len(ids)
     assert _headers(revisit.output) == ids[:2]
     assert f"[1/{len(ids)}]" in revisit.output
     assert "Current answer: yes (ann" in revisit.output and "- docs/old.md" in revisit.output
@@ -381,9 +428,7 @@ def test_all_asks_answered_items_again_and_replaces_the_answer(
     assert saved.answered_by == "Cy"
 
 
-def test_section_and_checklist_narrow_the_interview(
-    runner: CliRunner, record: Callable[[int], Path]
-) -> None:
+def test_section_and_checklist_narrow_the_interview(record: Callable[[int], Path]) -> None:
     path = record(3)
     library = ChecklistLibrary.discover()
     reward = [
@@ -393,25 +438,49 @@ def test_section_and_checklist_narrow_the_interview(
         if i.section == "reward"
     ]
     assert any(i.startswith("HC-") for i in reward) and any(i.startswith("GEN-") for i in reward)
-    by_section = runner.invoke(main, ["fill", str(path), "--section", "reward"], input="")
-    assert by_section.exit_code == 0, by_section.output
-    first = HEADER.search(by_section.output)
+    by_section = _fill(path, talk := Script(), section="reward")
+    assert by_section.stopped is Stop.END_OF_INPUT
+    first = HEADER.search(talk.output)
     assert first is not None and first.group(2) == str(len(reward)) and first.group(4) == reward[0]
     answers = "y\n\n\n" * len(reward)
-    runner.invoke(main, ["fill", str(path), "--section", "reward"], input=answers)
+    assert _fill(path, Script(answers), section="reward").stopped is Stop.DONE
     assert sorted(_answers(path)) == sorted(reward)
 
     healthcare = [
         i.id
         for i in library.get("healthcare").applicable(load_record(path).record.system.risk_tier)
     ]
-    by_checklist = runner.invoke(
-        main, ["fill", str(path), "--checklist", "healthcare"], input="q\n"
-    )
+    _fill(path, by_checklist := Script("q\n"), checklist_id="healthcare")
     shown = HEADER.search(by_checklist.output)
     pending = [i for i in healthcare if i not in reward]
     assert shown is not None and shown.group(4) == pending[0]
     assert shown.group(2) == str(len(pending)) and shown.group(3) == "healthcare"
+
+
+def test_an_interruption_keeps_every_earlier_answer_and_says_so_aside(
+    record: Callable[[int], Path],
+) -> None:
+    path = record(3)
+    ids = _ids(path)
+    talk = Script("y\ndocs/a.md\n\n\np\ndocs/half", then=KeyboardInterrupt())
+    report = _fill(path, talk)
+    assert report.stopped is Stop.INTERRUPTED and report.cut_off is None
+    assert list(_answers(path)) == ids[:1]
+    assert talk.warned == [f"\nstopped: 1 answer saved; run `govrl fill {path}` to continue"]
+    assert "stopped" not in talk.output
+    _assert_intact(path)
+
+
+def test_text_from_files_and_names_is_shown_without_control_characters(
+    record: Callable[[int], Path],
+) -> None:
+    path = record(3)
+    ids = _ids(path)
+    _fill(path, Script("y\n\n\n"), answered_by="Eve\x1b[2J")
+    _fill(path, talk := Script("q\n"), answered_by="Eve\x1b[2J", include_answered=True)
+    assert "as Eve?[2J" in talk.output and "\x1b" not in talk.output
+    assert "Current answer: yes (Eve?[2J" in talk.output
+    assert _answers(path)[ids[0]].answered_by == "Eve\x1b[2J"  # kept as given, shown safely
 
 
 def test_unknown_section_or_checklist_is_a_usage_error_naming_the_known_ones(

@@ -82,15 +82,20 @@ def _run(
     as_json: bool,
     timeout: float | None = None,
 ) -> None:
-    from govrl.evidence import ModelRef, Selection, open_source
-    from govrl.evidence.collect import collect
-    from govrl.evidence.mapping import load_mapping
+    from govrl.evidence import ModelRef, Selection
+    from govrl.evidence.collect import collect_from
 
     model = selection_args.pop("model", None)
     selection = Selection(model=ModelRef.parse(model) if model else None, **selection_args)
-    source = open_source(location, kind=kind, timeout=timeout, base=file.parent)
-    report = collect(
-        file, source, selection, mapping=load_mapping(mapping), replace=replace, dry_run=dry_run
+    report = collect_from(
+        file,
+        location,
+        selection,
+        kind=kind,
+        timeout=timeout,
+        mapping_path=mapping,
+        replace=replace,
+        dry_run=dry_run,
     )
     _print(report, as_json)
 

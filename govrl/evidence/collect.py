@@ -395,3 +395,26 @@ def collect(
         warnings=harvest.warnings + result.warnings,
         unmapped=sorted(set(harvest.unmapped)),
     )
+
+
+def collect_from(
+    path: Path,
+    location: str,
+    selection: Selection,
+    *,
+    kind: str | None = None,
+    timeout: float | None = None,
+    mapping_path: Path | None = None,
+    replace: bool = False,
+    dry_run: bool = False,
+) -> CollectReport:
+    """Open the source at ``location`` and collect its selected evidence into ``path``.
+
+    A file source reads relative paths from the record's folder.
+    """
+    from govrl.evidence import open_source
+    from govrl.evidence.mapping import load_mapping
+
+    source = open_source(location, kind=kind, timeout=timeout, base=path.parent)
+    mapping = load_mapping(mapping_path)
+    return collect(path, source, selection, mapping=mapping, replace=replace, dry_run=dry_run)

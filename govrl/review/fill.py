@@ -1,19 +1,28 @@
-"""Answering checklist items: what is still open, and saving one answer at a time."""
+"""Answering checklist items: what is still open, and the interview that asks it, saving each
+answer at once."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Mapping
-from dataclasses import dataclass
+import signal
+import textwrap
+import threading
+import unicodedata
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from govrl.errors import UsageError
+from pydantic import ValidationError
+
+from govrl.errors import GovrlError, UsageError
 from govrl.record import AssessmentRecord
-from govrl.record.files import update_record
+from govrl.record.files import load_record, update_record
 from govrl.record.governance import ChecklistResponses, ItemResponse
 from govrl.review.checklist import Checklist, ChecklistLibrary, Item
-from govrl.vocabulary import Answer
+from govrl.vocabulary import Answer, RiskTier
 
 ANSWER_WORDS: dict[str, Answer] = {
     "y": Answer.YES,
@@ -30,6 +39,12 @@ ANSWER_WORDS: dict[str, Answer] = {
 FIELDS = ("checklist", "item", "answer", "evidence", "notes", "reason", "answered_by")
 REQUIRED = ("checklist", "item", "answer")
 EVIDENCE_SEPARATOR = ";"
+
+ANSWER_PROMPT = "answer [y/p/n/na, s skip, q quit]: "
+ANSWER_HELP = "  answer y (yes), p (partial), n (no) or na (not applicable); s skips, q quits"
+REASON_PROMPT = "reason it does not apply (required): "
+EVIDENCE_PROMPT = "  > "
+NOTES_PROMPT = "notes (blank for none): "
 
 
 def parse_answer(word: str) -> Answer | None:
@@ -53,6 +68,10 @@ class PendingItem:
     @property
     def section_title(self) -> str:
         return self.checklist.section_title(self.item.section)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.checklist.id, self.item.id)
 
 
 def attached_checklists(
@@ -151,3 +170,235 @@ def save_answer(
     """Write one answer into the record at ``path`` atomically, keeping comments."""
     data = response.model_dump(mode="json", exclude_none=True)
     return update_record(path, lambda tree: set_answers(tree, [(checklist_id, item_id, data)]))
+
+
+class EndOfInput(Exception):
+    """The person's input ran out; a prompter raises it from ``ask``."""
+
+
+class Prompter(Protocol):
+    """How the interview talks with the person answering: a terminal, or a script in a test."""
+
+    @property
+    def width(self) -> int:
+        """Columns that wrapped text may fill."""
+        ...
+
+    def ask(self, prompt: str) -> str:
+        """The line given after ``prompt``, without its line end; EndOfInput when none is left."""
+        ...
+
+    def say(self, text: str = "", *, emphasis: bool = False) -> None:
+        """Show text in the conversation; ``emphasis`` marks the line that opens an item."""
+        ...
+
+    def warn(self, text: str) -> None:
+        """Show text beside the conversation: warnings, and why it stopped early."""
+        ...
+
+
+class Stop(StrEnum):
+    """Why an interview ended."""
+
+    DONE = "done"
+    QUIT = "quit"
+    END_OF_INPUT = "end of input"
+    INTERRUPTED = "interrupted"
+
+
+@dataclass
+class FillReport:
+    """What an interview saved and skipped, and why it ended."""
+
+    path: Path
+    pending: int
+    saved: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    stopped: Stop = Stop.DONE
+    cut_off: str | None = None  # the item whose answer the input ended in; nothing of it is kept
+
+
+class _Quit(Exception):
+    """The person asked to stop."""
+
+
+class _CutOff(EndOfInput):
+    """The input ended after an answer word, before the rest of that item's answer."""
+
+    def __init__(self, item_id: str) -> None:
+        super().__init__(item_id)
+        self.item_id = item_id
+
+
+def plural(count: int, word: str) -> str:
+    """``count`` and ``word``, with an s unless there is exactly one."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def printable(text: str) -> str:
+    """Text from a file, safe to show: no escape sequences or other control characters."""
+    return "".join(ch if ch in "\n\t" or unicodedata.category(ch) != "Cc" else "?" for ch in text)
+
+
+def _wrapped(text: str, width: int, indent: str = "  ") -> str:
+    return textwrap.fill(
+        printable(" ".join(text.split())),
+        width,
+        initial_indent=indent,
+        subsequent_indent=indent,
+    )
+
+
+def _show_item(
+    prompter: Prompter, number: int, total: int, pending: PendingItem, tier: RiskTier
+) -> None:
+    item = pending.item
+    prompter.say()
+    prompter.say(
+        f"[{number}/{total}] {pending.checklist.id} {item.id} | "
+        f"{printable(pending.section_title)} | {item.severity_at(tier).value} at tier {int(tier)}",
+        emphasis=True,
+    )
+    prompter.say(_wrapped(item.question, prompter.width))
+    prompter.say("  Evidence asked for:")
+    prompter.say(_wrapped(item.evidence, prompter.width, "    "))
+    current = pending.current
+    if current is not None:
+        when = current.answered_at.strftime("%Y-%m-%d %H:%M")
+        prompter.say(
+            f"  Current answer: {current.answer.value} "
+            f"({printable(current.answered_by)}, {when}; s keeps it)"
+        )
+        for ref in current.evidence:
+            prompter.say(f"    - {printable(ref)}")
+
+
+def _details(prompter: Prompter, answer: Answer) -> dict[str, Any]:
+    """The reason (for not-applicable), evidence references and notes of one answer."""
+    reason = None
+    while answer is Answer.NOT_APPLICABLE and not reason:
+        reason = prompter.ask(REASON_PROMPT).strip() or None
+        if not reason:
+            prompter.say("  a not-applicable answer needs a reason")
+    prompter.say("evidence, one reference per line (path, URL, MLflow run or artifact id);")
+    prompter.say("a blank line ends the list:")
+    evidence = []
+    while ref := prompter.ask(EVIDENCE_PROMPT).strip():
+        evidence.append(ref)
+    notes = prompter.ask(NOTES_PROMPT).strip() or None
+    return {"reason": reason, "evidence": evidence, "notes": notes}
+
+
+def _response(prompter: Prompter, pending: PendingItem, answered_by: str) -> ItemResponse | None:
+    """One item's answer from the person, or None if they skip it."""
+    while True:
+        word = prompter.ask(ANSWER_PROMPT).strip().lower()
+        if word == "q":
+            raise _Quit
+        if word == "s":
+            return None
+        answer = parse_answer(word)
+        if answer is None:
+            prompter.say(ANSWER_HELP)
+            continue
+        try:
+            fields = _details(prompter, answer)
+        except EndOfInput:
+            raise _CutOff(pending.item.id) from None
+        try:
+            return ItemResponse(
+                answer=answer, answered_by=answered_by, answered_at=now_utc(), **fields
+            )
+        except ValidationError as exc:
+            for error in exc.errors(include_url=False):
+                where = ".".join(str(part) for part in error["loc"])
+                prompter.say(f"  not saved: {where}: {error['msg']}; answer the item again")
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl-C back while an answer is written, so a given answer is never half-kept."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "pthread_sigmask"
+    ):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def interview(
+    path: Path,
+    library: ChecklistLibrary,
+    prompter: Prompter,
+    *,
+    answered_by: str,
+    include_answered: bool = False,
+    section: str | None = None,
+    checklist_id: str | None = None,
+) -> FillReport:
+    """Ask the pending items of the record at ``path`` and save each answer there at once.
+
+    Stopping early (q, end of input, Ctrl-C) keeps every answer already given.
+    """
+    record = load_record(path).record
+    for warning in version_warnings(record, library):
+        prompter.warn(f"warning: {warning}")
+    items = pending_items(
+        record,
+        library,
+        include_answered=include_answered,
+        section=section,
+        checklist_id=checklist_id,
+    )
+    report = FillReport(path, len(items))
+    tier = record.system.risk_tier
+    if not items:
+        prompter.say(
+            f"nothing to answer in {path}: every item that applies at tier {int(tier)} "
+            "and matches is answered (--all asks them again)"
+        )
+        return report
+    prompter.say(f"{plural(len(items), 'item')} to answer in {path}, as {printable(answered_by)}")
+    try:
+        for number, pending in enumerate(items, 1):
+            _show_item(prompter, number, len(items), pending, tier)
+            response = _response(prompter, pending, answered_by)
+            if response is None:
+                report.skipped.append(pending.key)
+                continue
+            with _sigint_deferred():
+                save_answer(path, pending.checklist.id, pending.item.id, response)
+                report.saved.append(pending.key)
+            prompter.say(f"saved {pending.item.id}: {response.answer.value}")
+    except KeyboardInterrupt:
+        report.stopped = Stop.INTERRUPTED
+    except _Quit:
+        report.stopped = Stop.QUIT
+    except EndOfInput as end:
+        report.stopped = Stop.END_OF_INPUT
+        report.cut_off = end.item_id if isinstance(end, _CutOff) else None
+    except GovrlError:
+        prompter.warn(f"{plural(len(report.saved), 'answer')} saved before this error")
+        raise
+    _conclude(prompter, report)
+    return report
+
+
+def _conclude(prompter: Prompter, report: FillReport) -> None:
+    saved = plural(len(report.saved), "answer")
+    resume = f"run `govrl fill {report.path}` to continue"
+    if report.stopped is Stop.INTERRUPTED:
+        prompter.warn(f"\nstopped: {saved} saved; {resume}")  # Ctrl-C came mid-line
+    elif report.stopped is Stop.QUIT:
+        prompter.say(f"stopped: {saved} saved; {resume}")
+    elif report.stopped is Stop.END_OF_INPUT:
+        cut = f"; {report.cut_off} was cut off and not saved" if report.cut_off else ""
+        prompter.say(f"end of input: {saved} saved{cut}; {resume}")
+    else:
+        skipped = len(report.skipped)
+        left = f"; {plural(skipped, 'item')} skipped, {resume}" if skipped else ""
+        prompter.say(f"done: {saved} saved{left}")
