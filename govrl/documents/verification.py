@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from govrl.documents.changes import later_change_problems
 from govrl.documents.pdffile import (
     RECORD_ATTACHMENT,
     GovrlPdf,
@@ -25,14 +26,14 @@ from govrl.documents.pdffile import (
     role_of,
     stated_record,
 )
+from govrl.documents.roles import role_problems
+from govrl.documents.trust import validation_context
 from govrl.record.identity import digest_of
 
 if TYPE_CHECKING:
     from cryptography import x509
 
     from govrl.review.policy import Policy
-
-_ALLOWED_LATER_CHANGES = {"NONE", "LTA_UPDATES", "FORM_FILLING"}
 
 
 @dataclass
@@ -82,15 +83,6 @@ class VerifyReport:
             "problems": self.problems,
             "warnings": self.warnings,
         }
-
-
-def _context(trust: list[x509.Certificate] | None) -> Any:
-    from asn1crypto import x509 as asn1_x509
-    from cryptography.hazmat.primitives.serialization import Encoding
-    from pyhanko_certvalidator import ValidationContext
-
-    roots = [asn1_x509.Certificate.load(c.public_bytes(Encoding.DER)) for c in trust or []]
-    return ValidationContext(trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail")
 
 
 def _check_signature(
@@ -144,11 +136,7 @@ def _check_signature(
         check.problems.append(
             f"signature {role!r} by {signer}: the signed bytes were changed (digest mismatch)"
         )
-    if level not in _ALLOWED_LATER_CHANGES:
-        check.problems.append(
-            f"signature {role!r} by {signer}: the document was changed after it was signed "
-            f"beyond adding signatures (pyHanko difference analysis: {level})"
-        )
+    check.problems.extend(later_change_problems(status, role, str(signer)))
     if check.stated_digest is None:
         check.problems.append(f"signature {role!r} does not name the record it approves")
     elif record_digest and check.stated_digest != record_digest:
@@ -160,17 +148,8 @@ def _check_signature(
         check.problems.append(
             f"signature {role!r} by {signer}: the certificate does not chain to a trusted CA"
         )
-    cert_role = _title(cert)
-    if cert_role and cert_role != role:
-        check.problems.append(
-            f"signature {role!r} was made with a certificate for role {cert_role!r}"
-        )
+    check.problems.extend(role_problems(cert, role))
     return check
-
-
-def _title(cert: Any) -> str | None:
-    title = cert.subject.native.get("title")
-    return str(title) if title else None
 
 
 def verify_pdf(
@@ -197,7 +176,7 @@ def verify_pdf(
             f"the embedded record's digest {record_digest} differs from the one the "
             f"document shows ({doc.shown_digest})"
         )
-    context = _context(trust)
+    context = validation_context(trust)
     try:
         embedded = list(doc.reader.embedded_signatures)
     except damage_errors() as exc:
