@@ -33,8 +33,8 @@ def signed_approval(folder: Path) -> Path:
     from govrl.record import AssessmentRecord
     from govrl.review.checklist import ChecklistLibrary
     from govrl.review.policy import load_policy
-    from tests.pki import PASSPHRASE, make_pki
-    from tests.records import record_data
+    from tests.support.pki import PASSPHRASE, make_pki
+    from tests.support.records import record_data
     from tests.test_archive import _with_validity
 
     policy, library = load_policy(POLICY), ChecklistLibrary.discover()

@@ -23,7 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.mlflow_support import counting_requests, start_server  # noqa: E402
+from tests.support.mlflow_server import counting_requests, start_server  # noqa: E402
 
 RUNS, METRICS, STEPS, ROUNDS = 3, 10, 1000, 5
 EXPERIMENT = "bench-collect"

@@ -20,15 +20,12 @@ import pytest
 from click.testing import CliRunner, Result
 
 from govrl.cli import main
-from tests.conftest import DATA
-from tests.mlflow_support import MlflowServer, demo_store, free_port, mlflow_server
-from tests.pki import PASSPHRASE, Pki, Reviewer, make_pki
-from tests.records import record_data
+from tests.support.approvals import ROLES, THREE
+from tests.support.mlflow_server import MlflowServer, free_port
+from tests.support.pki import PASSPHRASE, Pki, Reviewer
+from tests.support.records import record_data
 
-__all__ = ["demo_store", "mlflow_server"]  # fixtures, used by name
-
-THREE = DATA / "policy-three-signers.yaml"
-ROLES = ["owner", "domain-expert", "independent-validator"]
+pytestmark = [pytest.mark.pdf, pytest.mark.slow]
 
 
 @dataclass(frozen=True)
@@ -91,20 +88,24 @@ def _render_and_sign(
 
 
 @pytest.fixture(scope="session")
-def signed(tmp_path_factory: pytest.TempPathFactory) -> Signed:
+def signed(
+    tmp_path_factory: pytest.TempPathFactory,
+    pki: Pki,
+    reviewers: dict[str, Reviewer],
+    signed_approval: Path,
+    owner_signed_approval: Path,
+) -> Signed:
+    """Shelf-ranker 0.3.0 is the shared tier-3 approval; the other two are rendered here."""
     folder = tmp_path_factory.mktemp("signed")
-    pki = make_pki(folder / "pki")
-    reviewers = {role: pki.reviewer(f"Reviewer {role}", role) for role in ROLES}
-    ranker_03 = _render_and_sign(folder, "ranker-03", reviewers, ROLES)
     return Signed(
         folder=folder,
         pki=pki,
-        ranker_03=ranker_03,
+        ranker_03=signed_approval,
         ranker_04=_render_and_sign(folder, "ranker-04", reviewers, ROLES, version="0.4.0"),
         other=_render_and_sign(
             folder, "other", reviewers, ROLES, id="dose-advisor", name="Dose advisor"
         ),
-        owner_only=folder / "ranker-03-signed-1.pdf",
+        owner_only=owner_signed_approval,
     )
 
 
@@ -838,6 +839,7 @@ def _model_with_a_run(server: MlflowServer) -> tuple[str, str]:
     return f"{name}/{version.version}", run
 
 
+@pytest.mark.mlflow
 def test_push_keeps_a_copy_on_the_models_run_that_verifies_on_its_own(
     mlflow_server: MlflowServer, signed: Signed, tmp_path: Path
 ) -> None:
@@ -861,6 +863,7 @@ def test_push_keeps_a_copy_on_the_models_run_that_verifies_on_its_own(
     assert f"{report['head']['sequence']}:{report['head']['hash']}" == second["head"]
 
 
+@pytest.mark.mlflow
 def test_a_changed_copy_fails_verify_and_is_never_pushed_over(
     mlflow_server: MlflowServer, signed: Signed, tmp_path: Path
 ) -> None:
@@ -888,6 +891,7 @@ def test_a_changed_copy_fails_verify_and_is_never_pushed_over(
     assert (store / "log.jsonl").read_bytes() == before
 
 
+@pytest.mark.mlflow
 def test_push_to_a_dead_server_is_exit_3_within_seconds_and_changes_nothing(
     store: Path,
 ) -> None:

@@ -24,18 +24,9 @@ from govrl.evidence.convention import Convention
 from govrl.evidence.history import summarise
 from govrl.evidence.mlflow import public_uri
 from govrl.record.files import load_record
-from tests.conftest import DATA, EXAMPLES
-from tests.mlflow_support import (
-    MlflowServer,
-    counting_requests,
-    demo_store,
-    free_port,
-    mlflow_server,
-    start_server,
-)
+from tests.support.mlflow_server import MlflowServer, counting_requests, free_port, start_server
+from tests.support.paths import DATA
 from tests.support.sepsis_store import DemoStore
-
-__all__ = ["demo_store", "mlflow_server"]  # fixtures, used by name
 
 APP = GovrlGroup(name="govrl", commands={c.name: c for c in COMMANDS})
 BULK = "/ajax-api/2.0/mlflow/metrics/get-history-bulk"
@@ -50,13 +41,6 @@ def govrl(*args: object) -> Result:
 def collect_demo(record: Path, uri: str, *extra: object) -> Result:
     model = ("--model", "sepsis-policy@candidate", "--with-children")
     return govrl("collect", "mlflow", record, "--tracking-uri", uri, *model, *extra)
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Path:
-    path = tmp_path / "record.yaml"
-    shutil.copy(DATA / "valid-minimal.yaml", path)
-    return path
 
 
 def evaluation(path: Path) -> dict[str, Any]:
@@ -81,6 +65,8 @@ def entries(ev: dict[str, Any]) -> list[dict[str, Any]]:
 # ----------------------------------------------------------------- MLflow
 
 
+@pytest.mark.mlflow
+@pytest.mark.slow
 def test_server_and_embedded_store_yield_the_same_evaluation(
     demo_store: DemoStore,
     mlflow_server: MlflowServer,
@@ -149,13 +135,13 @@ def test_server_and_embedded_store_yield_the_same_evaluation(
     assert (http["ood_detection"]["auroc"], http["ood_detection"]["detection_rate"]) == (0.87, 0.71)
 
 
+@pytest.mark.mlflow
+@pytest.mark.slow
 def test_the_demo_store_holds_the_sepsis_examples_evaluation(
-    demo_store: DemoStore, tmp_path: Path
+    demo_store: DemoStore, sepsis_record: Path
 ) -> None:
-    record = tmp_path / "sepsis.yaml"
-    shutil.copy(EXAMPLES / "sepsis-offline-rl.yaml", record)
     result = collect_demo(
-        record, demo_store.tracking_uri, "--mapping", demo_store.mapping, "--json"
+        sepsis_record, demo_store.tracking_uri, "--mapping", demo_store.mapping, "--json"
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -168,20 +154,24 @@ def test_the_demo_store_holds_the_sepsis_examples_evaluation(
                 assert field["field"].startswith("provenance."), (change["entry"], field)
 
 
+@pytest.mark.mlflow
+@pytest.mark.slow
 def test_recollecting_unchanged_evidence_leaves_the_file_byte_identical(
-    demo_store: DemoStore, mlflow_server: MlflowServer, record: Path
+    demo_store: DemoStore, mlflow_server: MlflowServer, minimal_record: Path
 ) -> None:
-    assert collect_demo(record, mlflow_server.url).exit_code == 0
-    before = record.read_bytes()
-    result = collect_demo(record, mlflow_server.url)
+    assert collect_demo(minimal_record, mlflow_server.url).exit_code == 0
+    before = minimal_record.read_bytes()
+    result = collect_demo(minimal_record, mlflow_server.url)
     assert result.exit_code == 0, result.output
     assert f"0 added, 0 changed, 0 removed, {DEMO_ENTRIES} unchanged" in result.output
     assert "nothing changed" in result.output
-    assert record.read_bytes() == before
+    assert minimal_record.read_bytes() == before
 
 
+@pytest.mark.mlflow
+@pytest.mark.slow
 def test_a_changed_value_is_reported_old_to_new_and_only_its_entry_is_refetched(
-    mlflow_server: MlflowServer, record: Path, tmp_path: Path
+    mlflow_server: MlflowServer, minimal_record: Path, tmp_path: Path
 ) -> None:
     from mlflow import MlflowClient
 
@@ -193,17 +183,25 @@ def test_a_changed_value_is_reported_old_to_new_and_only_its_entry_is_refetched(
     estimate = {"estimator": "DR", "target": "return", "value": 7.5, "ess": 120.0}
     table.write_text(json.dumps([estimate | {"id": "dr"}, estimate | {"id": "dr-shifted"}]))
     client.log_artifact(run_id, str(table), "govrl")
-    collect = ("collect", "mlflow", record, "--tracking-uri", mlflow_server.url, "--run", run_id)
+    collect = (
+        "collect",
+        "mlflow",
+        minimal_record,
+        "--tracking-uri",
+        mlflow_server.url,
+        "--run",
+        run_id,
+    )
     assert govrl(*collect).exit_code == 0
-    first = evaluation(record)
+    first = evaluation(minimal_record)
 
     client.log_metric(run_id, "eval/sim_return/value", 42.5, step=2)
     table.write_text(json.dumps([estimate | {"id": "dr"}]))
     client.log_artifact(run_id, str(table), "govrl")
-    before = record.read_bytes()
+    before = minimal_record.read_bytes()
     dry = govrl(*collect, "--dry-run")
     assert dry.exit_code == 0 and "dry run" in dry.output
-    assert record.read_bytes() == before
+    assert minimal_record.read_bytes() == before
 
     result = govrl(*collect)
     assert result.exit_code == 0, result.output
@@ -214,7 +212,7 @@ def test_a_changed_value_is_reported_old_to_new_and_only_its_entry_is_refetched(
     assert "value: 41.0 -> 42.5" in result.output and "history.last: 41.0 -> 42.5" in result.output
     assert "- evaluation.off_policy[dr-shifted]" in result.output
     assert dry.output.replace("dry run: the file was not changed\n", "") == result.output
-    second = evaluation(record)
+    second = evaluation(minimal_record)
     metric = next(m for m in second["metrics"] if m["id"] == "sim-return")
     assert metric["value"] == 42.5 and metric["history"]["steps"] == 2
     assert [e["id"] for e in second["off_policy"]] == ["dr"]
@@ -224,44 +222,49 @@ def test_a_changed_value_is_reported_old_to_new_and_only_its_entry_is_refetched(
     }
 
 
+@pytest.mark.mlflow
+@pytest.mark.slow
 def test_hand_written_entries_are_not_overwritten_without_replace(
-    demo_store: DemoStore, record: Path
+    demo_store: DemoStore, minimal_record: Path
 ) -> None:
-    text = record.read_text().replace(
+    text = minimal_record.read_text().replace(
         "evaluation:\n  metrics:\n",
         "evaluation:\n  metrics:\n    - id: dose-change-too-large-rate\n"
         "      name: Dose changes of two bins or more\n      description: Counted by hand.\n"
         "      value: 0.5\n",
     )
-    record.write_text(text)
-    result = collect_demo(record, demo_store.tracking_uri)
+    minimal_record.write_text(text)
+    result = collect_demo(minimal_record, demo_store.tracking_uri)
     assert result.exit_code == 1
     assert (
         "hand-written" in result.output and "metrics[dose-change-too-large-rate]" in result.output
     )
-    assert record.read_text() == text
+    assert minimal_record.read_text() == text
 
-    result = collect_demo(record, demo_store.tracking_uri, "--replace")
+    result = collect_demo(minimal_record, demo_store.tracking_uri, "--replace")
     assert result.exit_code == 0, result.output
     metric = next(
-        m for m in evaluation(record)["metrics"] if m["id"] == "dose-change-too-large-rate"
+        m for m in evaluation(minimal_record)["metrics"] if m["id"] == "dose-change-too-large-rate"
     )
     assert metric["value"] == 0.031 and metric["provenance"]["source"] == "mlflow"
     assert metric["description"] == "Counted by hand."  # descriptions the source lacks are kept
     assert metric["name"] == "Dose-change-too-large rate"  # the source names it: the source wins
 
 
-def test_a_closed_port_fails_fast_with_exit_3(record: Path) -> None:
-    before = record.read_bytes()
+@pytest.mark.mlflow
+def test_a_closed_port_fails_fast_with_exit_3(minimal_record: Path) -> None:
+    before = minimal_record.read_bytes()
     url = f"http://127.0.0.1:{free_port()}"
     start = time.monotonic()
-    result = collect_demo(record, url)
+    result = collect_demo(minimal_record, url)
     assert time.monotonic() - start < FAST
     assert result.exit_code == 3
     assert f"cannot reach MLflow at {url}" in result.output
-    assert record.read_bytes() == before
+    assert minimal_record.read_bytes() == before
 
 
+@pytest.mark.mlflow
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("selection", "message"),
     [
@@ -273,71 +276,78 @@ def test_a_closed_port_fails_fast_with_exit_3(record: Path) -> None:
     ],
 )
 def test_a_wrong_name_is_exit_1_with_what_was_wrong(
-    mlflow_server: MlflowServer, record: Path, selection: list[str], message: str
+    mlflow_server: MlflowServer, minimal_record: Path, selection: list[str], message: str
 ) -> None:
-    before = record.read_bytes()
+    before = minimal_record.read_bytes()
     start = time.monotonic()
-    result = govrl("collect", "mlflow", record, "--tracking-uri", mlflow_server.url, *selection)
+    result = govrl(
+        "collect", "mlflow", minimal_record, "--tracking-uri", mlflow_server.url, *selection
+    )
     assert time.monotonic() - start < FAST
     assert result.exit_code == 1, result.output
     assert message in result.output
     if "nope" in message:
         assert "its aliases: candidate" in result.output
-    assert record.read_bytes() == before
+    assert minimal_record.read_bytes() == before
 
 
+@pytest.mark.mlflow
+@pytest.mark.slow
 def test_a_server_killed_mid_collection_leaves_the_record_untouched(
-    demo_store: DemoStore, record: Path, tmp_path: Path
+    demo_store: DemoStore, minimal_record: Path, tmp_path: Path
 ) -> None:
     shutil.copy(demo_store.folder / "mlflow.db", tmp_path / "mlflow.db")
     server = start_server(tmp_path / "mlflow.db", tmp_path / "artifacts")
     try:
-        before = record.read_bytes()
+        before = minimal_record.read_bytes()
         start = time.monotonic()
         # three answers arrive (model, run, child runs), then the server dies
         with counting_requests(before=lambda n: server.kill() if n == 4 else None) as requests:
-            result = collect_demo(record, server.url)
+            result = collect_demo(minimal_record, server.url)
         assert time.monotonic() - start < FAST
         assert result.exit_code == 3, (result.output, requests.paths)
         assert server.process.poll() is not None and requests.total == 4
         assert f"cannot reach MLflow at {server.url}" in result.output
-        assert record.read_bytes() == before
+        assert minimal_record.read_bytes() == before
     finally:
         server.stop()
 
 
+@pytest.mark.mlflow
 def test_a_missing_sqlite_database_is_refused_not_created(
-    record: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    minimal_record: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    before = record.read_bytes()
-    result = collect_demo(record, "sqlite:///missing/mlflow.db")
+    before = minimal_record.read_bytes()
+    result = collect_demo(minimal_record, "sqlite:///missing/mlflow.db")
     assert result.exit_code == 3
     assert "no MLflow database at missing/mlflow.db" in result.output
     assert not (tmp_path / "missing").exists() and not (tmp_path / "mlflow.db").exists()
-    assert record.read_bytes() == before
+    assert minimal_record.read_bytes() == before
 
 
-def test_a_hung_server_is_given_up_on_after_the_timeout(record: Path) -> None:
+@pytest.mark.mlflow
+def test_a_hung_server_is_given_up_on_after_the_timeout(minimal_record: Path) -> None:
     with socket.socket() as listener:  # accepts connections, never answers
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         url = f"http://127.0.0.1:{listener.getsockname()[1]}"
         start = time.monotonic()
-        result = collect_demo(record, url, "--timeout", "1")
+        result = collect_demo(minimal_record, url, "--timeout", "1")
         assert time.monotonic() - start < 5
     assert result.exit_code == 3
     assert "no answer within 1 s" in result.output
 
 
+@pytest.mark.mlflow
 def test_a_sqlite_file_that_is_not_an_mlflow_store_is_left_alone(
-    record: Path, tmp_path: Path
+    minimal_record: Path, tmp_path: Path
 ) -> None:
     other = tmp_path / "app.db"
     with sqlite3.connect(other) as db:
         db.execute("CREATE TABLE users (name TEXT)")
     before = other.read_bytes()
-    result = collect_demo(record, f"sqlite:///{other}")
+    result = collect_demo(minimal_record, f"sqlite:///{other}")
     assert result.exit_code == 3
     assert "is not an MLflow database" in result.output
     assert other.read_bytes() == before  # MLflow would have added its tables
@@ -350,8 +360,10 @@ def test_credentials_in_the_tracking_uri_never_reach_the_record() -> None:
     assert public_uri("sqlite:////srv/mlflow.db") == "sqlite:////srv/mlflow.db"
 
 
+@pytest.mark.mlflow
+@pytest.mark.slow
 def test_a_mapping_brings_in_training_curves_and_overrides_descriptions(
-    demo_store: DemoStore, record: Path, tmp_path: Path
+    demo_store: DemoStore, minimal_record: Path, tmp_path: Path
 ) -> None:
     mapping = tmp_path / "mapping.yaml"
     mapping.write_text(
@@ -362,9 +374,9 @@ def test_a_mapping_brings_in_training_curves_and_overrides_descriptions(
         "  off_policy:\n"
         "    wis-internal: {notes: Weights degenerate; do not rely on it.}\n"
     )
-    result = collect_demo(record, demo_store.tracking_uri, "--mapping", mapping)
+    result = collect_demo(minimal_record, demo_store.tracking_uri, "--mapping", mapping)
     assert result.exit_code == 0, result.output
-    ev = evaluation(record)
+    ev = evaluation(minimal_record)
     loss = next(m for m in ev["metrics"] if m["id"] == "td-loss")
     history = loss["history"]
     assert loss["name"] == "TD loss" and loss["provenance"]["metric_key"] == "train/td_loss"
@@ -392,7 +404,7 @@ def test_importing_the_commands_does_not_import_mlflow() -> None:
 # ------------------------------------------------------------------ files
 
 
-def test_plain_files_collect_by_the_same_convention(record: Path, tmp_path: Path) -> None:
+def test_plain_files_collect_by_the_same_convention(minimal_record: Path, tmp_path: Path) -> None:
     folder = tmp_path / "evidence"
     (folder / "tables").mkdir(parents=True)
     (folder / "tables" / "subgroups.csv").write_text(
@@ -414,11 +426,11 @@ def test_plain_files_collect_by_the_same_convention(record: Path, tmp_path: Path
         "      stress/sensor-fault/dropped_frames/passed: 1\n"
         "    artifacts: [tables/subgroups.csv]\n"
     )
-    result = govrl("collect", "file", record, "--from", folder / "evidence.yaml")
+    result = govrl("collect", "file", minimal_record, "--from", folder / "evidence.yaml")
     assert result.exit_code == 0, result.output
     assert "4 added" in result.output
     assert "off_policy[wis].target: the source does not say; wrote a TODO" in result.output
-    ev = evaluation(record)
+    ev = evaluation(minimal_record)
     ret = next(m for m in ev["metrics"] if m["id"] == "return")
     assert (ret["name"], ret["value"], ret["ci_level"], ret["history"]["best"]) == (
         "Simulated return",
@@ -446,7 +458,9 @@ def test_plain_files_collect_by_the_same_convention(record: Path, tmp_path: Path
 
     points = tmp_path / "points.csv"
     points.write_text("key,step,value\neval/return/value,0,30.5\neval/return/value,1,38.5\n")
-    result = govrl("collect", "file", record, "--from", points)  # collected: replaced freely
+    result = govrl(
+        "collect", "file", minimal_record, "--from", points
+    )  # collected: replaced freely
     assert result.exit_code == 0, result.output
     assert "value: 38.0 -> 38.5" in result.output
 
@@ -464,17 +478,17 @@ def test_plain_files_collect_by_the_same_convention(record: Path, tmp_path: Path
     ],
 )
 def test_bad_evidence_is_refused_with_where_and_why(
-    record: Path, tmp_path: Path, evidence: str, message: str
+    minimal_record: Path, tmp_path: Path, evidence: str, message: str
 ) -> None:
     (tmp_path / "govrl").mkdir()
     (tmp_path / "govrl" / "ope.csv").write_text("id,colour\nwis,blue\n")
     source = tmp_path / "evidence.yaml"
     source.write_text(evidence)
-    before = record.read_bytes()
-    result = govrl("collect", "file", record, "--from", source)
+    before = minimal_record.read_bytes()
+    result = govrl("collect", "file", minimal_record, "--from", source)
     assert result.exit_code == 1, result.output
     assert message in result.output.replace("\n", " ")
-    assert record.read_bytes() == before
+    assert minimal_record.read_bytes() == before
 
 
 # ------------------------------------------------------------- convention

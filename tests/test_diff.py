@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from govrl.cli import main
 from govrl.record.files import dump_yaml
-from tests.conftest import DATA, EXAMPLES
-from tests.records import record_data
+from tests.support.paths import DATA, EXAMPLES
+from tests.support.records import record_data
 
 POLICY = str(DATA / "policy-test.yaml")
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from govrl.cli import main
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -32,6 +32,9 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     assert tests in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
 
 
+@pytest.mark.mlflow
+@pytest.mark.pdf
+@pytest.mark.slow
 def test_readme_main_job_succeeds(
     runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,8 +14,8 @@ from huggingface_hub import ModelCard
 from govrl.cli import main
 from govrl.record.files import dump_yaml, load_record
 from govrl.record.identity import record_digest
-from tests.conftest import EXAMPLES
-from tests.records import record_data
+from tests.support.paths import EXAMPLES
+from tests.support.records import record_data
 
 RECORDS = sorted(EXAMPLES.glob("*.yaml"))
 

@@ -20,8 +20,8 @@ from govrl.review.gate import Status, Verdict, apply_gates, decide
 from govrl.review.policy import load_policy
 from govrl.vocabulary import Answer, Estimator
 from govrl.yamlio import loads
-from tests.conftest import DATA
-from tests.records import record_data
+from tests.support.paths import DATA
+from tests.support.records import record_data
 
 LIBRARY = ChecklistLibrary.discover()
 POLICY = load_policy(DATA / "policy-test.yaml")

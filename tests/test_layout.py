@@ -11,8 +11,18 @@ PACKAGE = Path(__file__).resolve().parent.parent / "govrl"
 
 # The steps of the flow, in order. A module may import its own step and earlier ones.
 STEPS = (
-    ("base", ("govrl", "govrl.errors", "govrl.vocabulary", "govrl.resources",
-              "govrl.atomicfile", "govrl.yamlio", "govrl.yamlmodel")),
+    (
+        "base",
+        (
+            "govrl",
+            "govrl.errors",
+            "govrl.vocabulary",
+            "govrl.resources",
+            "govrl.atomicfile",
+            "govrl.yamlio",
+            "govrl.yamlmodel",
+        ),
+    ),
     ("record", ("govrl.record",)),
     ("review", ("govrl.review",)),
     ("evidence", ("govrl.evidence",)),

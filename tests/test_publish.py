@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 import uuid
 from pathlib import Path
@@ -18,11 +17,10 @@ from govrl.record.identity import record_digest
 from govrl.review.checklist import ChecklistLibrary
 from govrl.review.gate import decide
 from govrl.review.policy import load_policy
-from tests.conftest import EXAMPLES
-from tests.mlflow_support import MlflowServer, demo_store, free_port, mlflow_server
+from tests.support.mlflow_server import MlflowServer, free_port
 from tests.support.sepsis_store import DemoStore
 
-__all__ = ["demo_store", "mlflow_server"]  # fixtures, used by name
+pytestmark = [pytest.mark.mlflow, pytest.mark.slow]
 
 APP = GovrlGroup(name="govrl", commands={c.name: c for c in COMMANDS})
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -32,13 +30,6 @@ def govrl(*args: object) -> Result:
     return CliRunner().invoke(APP, [str(a) for a in args])
 
 
-@pytest.fixture
-def record(tmp_path: Path) -> Path:
-    path = tmp_path / "sepsis.yaml"
-    shutil.copy(EXAMPLES / "sepsis-offline-rl.yaml", path)
-    return path
-
-
 def version_tags(server: MlflowServer, name: str, version: str) -> dict[str, str]:
     from mlflow import MlflowClient
 
@@ -46,15 +37,15 @@ def version_tags(server: MlflowServer, name: str, version: str) -> dict[str, str
 
 
 def test_publish_tags_the_version_and_attaches_the_record_to_its_run(
-    demo_store: DemoStore, mlflow_server: MlflowServer, record: Path, tmp_path: Path
+    demo_store: DemoStore, mlflow_server: MlflowServer, sepsis_record: Path, tmp_path: Path
 ) -> None:
     from mlflow import MlflowClient
 
-    loaded = load_record(record).record
+    loaded = load_record(sepsis_record).record
     digest = record_digest(loaded)
     expected = decide(loaded, load_policy(), ChecklistLibrary.discover())
     model = f"{demo_store.model_name}/{demo_store.model_version}"
-    result = govrl("publish", record, "--tracking-uri", mlflow_server.url, "--model", model)
+    result = govrl("publish", sepsis_record, "--tracking-uri", mlflow_server.url, "--model", model)
     assert result.exit_code == 0, result.output
 
     client = MlflowClient(mlflow_server.url)
@@ -66,11 +57,11 @@ def test_publish_tags_the_version_and_attaches_the_record_to_its_run(
     assert tags["govrl.record"] == "governance/sepsis.yaml"
     source_run = demo_store.runs["cql-ensemble-2.1.0"]
     copy = client.download_artifacts(source_run, "governance/sepsis.yaml", str(tmp_path))
-    assert Path(copy).read_bytes() == record.read_bytes()
+    assert Path(copy).read_bytes() == sepsis_record.read_bytes()
 
 
 def test_publish_takes_a_gate_decision_file_and_pdfs_through_the_server(
-    mlflow_server: MlflowServer, record: Path, tmp_path: Path
+    mlflow_server: MlflowServer, sepsis_record: Path, tmp_path: Path
 ) -> None:
     from mlflow import MlflowClient
 
@@ -81,7 +72,7 @@ def test_publish_takes_a_gate_decision_file_and_pdfs_through_the_server(
     version = client.create_model_version(name, run.info.artifact_uri + "/policy", run.info.run_id)
     client.set_registered_model_alias(name, "candidate", version.version)
     decision = tmp_path / "decision.json"
-    digest = record_digest(load_record(record).record)
+    digest = record_digest(load_record(sepsis_record).record)
     decision.write_text(
         json.dumps(
             {"verdict": "approve-with-conditions", "valid_until": "2027-01-31"}
@@ -92,7 +83,7 @@ def test_publish_takes_a_gate_decision_file_and_pdfs_through_the_server(
     pdf.write_bytes(PDF)
     result = govrl(
         "publish",
-        record,
+        sepsis_record,
         "--tracking-uri",
         mlflow_server.url,
         "--model",
@@ -119,7 +110,7 @@ def test_publish_takes_a_gate_decision_file_and_pdfs_through_the_server(
 
 
 def test_a_decision_about_another_record_is_refused_before_anything_is_written(
-    demo_store: DemoStore, mlflow_server: MlflowServer, record: Path, tmp_path: Path
+    demo_store: DemoStore, mlflow_server: MlflowServer, sepsis_record: Path, tmp_path: Path
 ) -> None:
     decision = tmp_path / "decision.json"
     stale = "sha256:" + "0" * 64
@@ -130,7 +121,7 @@ def test_a_decision_about_another_record_is_refused_before_anything_is_written(
     before = version_tags(mlflow_server, demo_store.model_name, demo_store.model_version)
     result = govrl(
         "publish",
-        record,
+        sepsis_record,
         "--tracking-uri",
         mlflow_server.url,
         "--model",
@@ -143,16 +134,18 @@ def test_a_decision_about_another_record_is_refused_before_anything_is_written(
     assert version_tags(mlflow_server, demo_store.model_name, demo_store.model_version) == before
 
 
-def test_a_file_that_is_not_a_pdf_is_refused(mlflow_server: MlflowServer, record: Path) -> None:
+def test_a_file_that_is_not_a_pdf_is_refused(
+    mlflow_server: MlflowServer, sepsis_record: Path
+) -> None:
     result = govrl(
         "publish",
-        record,
+        sepsis_record,
         "--tracking-uri",
         mlflow_server.url,
         "--model",
         "sepsis-policy/1",
         "--pdf",
-        record,
+        sepsis_record,
     )
     assert result.exit_code == 1 and "is not a PDF" in result.output
 
@@ -166,11 +159,11 @@ def test_a_file_that_is_not_a_pdf_is_refused(mlflow_server: MlflowServer, record
     ],
 )
 def test_publish_fails_fast_with_the_right_exit_code(
-    mlflow_server: MlflowServer, record: Path, model: str, code: int, message: str
+    mlflow_server: MlflowServer, sepsis_record: Path, model: str, code: int, message: str
 ) -> None:
     url = mlflow_server.url if code == 1 else f"http://127.0.0.1:{free_port()}"
     start = time.monotonic()
-    result = govrl("publish", record, "--tracking-uri", url, "--model", model)
+    result = govrl("publish", sepsis_record, "--tracking-uri", url, "--model", model)
     assert time.monotonic() - start < 15
     assert result.exit_code == code, result.output
     assert message in result.output

@@ -18,7 +18,7 @@ from govrl.errors import LockTimeout, RecordInvalid
 from govrl.record.files import load_record, update_record
 from govrl.record.identity import canonical_json, record_digest
 from govrl.yamlio import loads
-from tests.conftest import DATA, EXAMPLES
+from tests.support.paths import DATA, EXAMPLES
 
 MINIMAL = DATA / "valid-minimal.yaml"
 
@@ -183,14 +183,11 @@ def test_unknown_option_is_a_usage_error(runner: CliRunner) -> None:
     assert runner.invoke(main, ["validate", "--frobnicate", str(MINIMAL)]).exit_code == 2
 
 
-def test_verbose_shows_traceback_only_when_asked(tmp_path: Path) -> None:
+def test_verbose_shows_traceback_only_when_asked(tmp_path: Path, runner: CliRunner) -> None:
     target = tmp_path / "x.yaml"
     target.write_text("mine\n")
-    base = [sys.executable, "-m", "govrl"]
-    quiet = subprocess.run([*base, "init", "-o", str(target)], capture_output=True, text=True)
-    loud = subprocess.run(
-        [*base, "--verbose", "init", "-o", str(target)], capture_output=True, text=True
-    )
-    assert quiet.returncode == loud.returncode == 2
+    quiet = runner.invoke(main, ["init", "-o", str(target)], catch_exceptions=False)
+    loud = runner.invoke(main, ["--verbose", "init", "-o", str(target)], catch_exceptions=False)
+    assert quiet.exit_code == loud.exit_code == 2
     assert "Traceback" not in quiet.stderr and "already exists" in quiet.stderr
     assert "Traceback" in loud.stderr and "already exists" in loud.stderr

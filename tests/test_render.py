@@ -22,14 +22,14 @@ from govrl.documents.markdown import md_escape
 from govrl.documents.numbers import format_number
 from govrl.documents.render import Format, Kind, Rendered, render
 from govrl.record import AssessmentRecord
-from govrl.record.files import load_record
+from govrl.record.files import dump_yaml, load_record
 from govrl.record.identity import canonical_json, record_digest
 from govrl.review.checklist import ChecklistLibrary
 from govrl.review.gate import Status
 from govrl.review.policy import load_policy
 from govrl.review.status import status
 from govrl.vocabulary import Domain, RiskTier
-from tests.conftest import EXAMPLES, ROOT
+from tests.support.paths import EXAMPLES, ROOT
 
 DATE = dt.date(2026, 5, 1)
 SEPSIS = EXAMPLES / "sepsis-offline-rl.yaml"
@@ -111,6 +111,8 @@ def approval_text(approval: Rendered) -> str:
 # ---------------------------------------------------------------- content
 
 
+@pytest.mark.pdf
+@pytest.mark.slow
 def test_model_card_shows_every_number(sepsis: AssessmentRecord, card_text: str) -> None:
     ev = sepsis.evaluation
     missing = []
@@ -135,6 +137,8 @@ def test_model_card_shows_every_number(sepsis: AssessmentRecord, card_text: str)
     assert "passed" in card_text and "failed" in card_text  # stress-test outcomes
 
 
+@pytest.mark.pdf
+@pytest.mark.slow
 def test_model_card_has_every_section_and_the_provenance(
     sepsis: AssessmentRecord, card: Rendered, card_text: str
 ) -> None:
@@ -162,6 +166,8 @@ def test_model_card_has_every_section_and_the_provenance(
     assert card.pages == len(PdfReader(io.BytesIO(card.content)).pages) > 8
 
 
+@pytest.mark.pdf
+@pytest.mark.slow
 def test_approval_shows_every_gate_and_its_outcome(
     answered: AssessmentRecord, approval: Rendered, approval_text: str
 ) -> None:
@@ -191,6 +197,8 @@ def test_approval_shows_every_gate_and_its_outcome(
     assert record_digest(answered) in approval_text
 
 
+@pytest.mark.pdf
+@pytest.mark.slow
 def test_approval_summarises_checklists_and_coverage(
     answered: AssessmentRecord, approval_text: str
 ) -> None:
@@ -208,6 +216,8 @@ def test_approval_summarises_checklists_and_coverage(
 # ---------------------------------------------------------------- archival PDF
 
 
+@pytest.mark.pdf
+@pytest.mark.slow
 def test_record_json_is_attached_byte_for_byte(sepsis: AssessmentRecord, card: Rendered) -> None:
     reader = PdfReader(io.BytesIO(card.content))
     assert reader.attachments == {"record.json": [canonical_json(sepsis)]}
@@ -217,6 +227,8 @@ def test_record_json_is_attached_byte_for_byte(sepsis: AssessmentRecord, card: R
     assert filespec["/EF"]["/F"].get_object()["/Subtype"] == "/application/json"
 
 
+@pytest.mark.pdf
+@pytest.mark.slow
 def test_metadata_carries_the_digest_and_version(sepsis: AssessmentRecord, card: Rendered) -> None:
     from govrl import __version__
 
@@ -238,6 +250,8 @@ def test_metadata_carries_the_digest_and_version(sepsis: AssessmentRecord, card:
     assert reader.trailer["/ID"][0] == document_identifier(meta).decode()
 
 
+@pytest.mark.pdf
+@pytest.mark.slow
 def test_every_font_is_embedded(card: Rendered, tmp_path: Path) -> None:
     path = tmp_path / "card.pdf"
     path.write_bytes(card.content)
@@ -250,6 +264,8 @@ def test_every_font_is_embedded(card: Rendered, tmp_path: Path) -> None:
     assert any("Govrl-Sans" in row for row in rows)  # the shipped font, not a system one
 
 
+@pytest.mark.pdf
+@pytest.mark.slow
 def test_approval_has_one_empty_signature_field_per_role(approval: Rendered) -> None:
     roles = POLICY.tiers[RiskTier.HIGH].signers
     assert approval.signature_fields == roles
@@ -272,6 +288,8 @@ def test_approval_has_one_empty_signature_field_per_role(approval: Rendered) -> 
         assert "/AP" in widget and int(widget["/F"]) & 4  # printable, with an appearance
 
 
+@pytest.mark.pdf
+@pytest.mark.slow
 def test_a_reviewer_can_sign_the_owner_field_with_pyhanko(approval: Rendered) -> None:
     from asn1crypto import keys as asn1_keys
     from asn1crypto import x509 as asn1_x509
@@ -344,14 +362,21 @@ sys.stdout.buffer.write(out.content)
 """
 
 
-def test_same_record_date_and_version_give_the_same_bytes(sepsis: AssessmentRecord) -> None:
-    first = render_pdf(sepsis, Kind.APPROVAL).content
-    assert render_pdf(sepsis, Kind.APPROVAL).content == first
+@pytest.mark.pdf
+@pytest.mark.slow
+def test_same_record_date_and_version_give_the_same_bytes(
+    answered: AssessmentRecord, approval: Rendered, tmp_path: Path
+) -> None:
+    first = approval.content  # rendered once for this module, before the tests above ran
+    assert render_pdf(answered, Kind.APPROVAL).content == first
     # Another process, another hash seed, a different clock second: still the same bytes.
+    source = tmp_path / "answered.yaml"
+    source.write_text(dump_yaml(answered.model_dump(mode="json", exclude_none=True)))
+    assert record_digest(load_record(source).record) == record_digest(answered)
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     env.pop("SOURCE_DATE_EPOCH", None)
     other = subprocess.run(
-        [sys.executable, "-c", REPRODUCE, str(SEPSIS)],
+        [sys.executable, "-c", REPRODUCE, str(source)],
         capture_output=True,
         check=True,
         cwd=ROOT,
@@ -359,7 +384,7 @@ def test_same_record_date_and_version_give_the_same_bytes(sepsis: AssessmentReco
     ).stdout
     assert other == first
     later = render(
-        sepsis, kind=Kind.APPROVAL, policy=POLICY, library=LIBRARY, on=DATE.replace(day=2)
+        answered, kind=Kind.APPROVAL, policy=POLICY, library=LIBRARY, on=DATE.replace(day=2)
     )
     assert later.content != first
 
@@ -412,6 +437,8 @@ def test_grid_example_renders_both_documents() -> None:
 # ---------------------------------------------------------------- command line
 
 
+@pytest.mark.pdf
+@pytest.mark.slow
 def test_cli_writes_the_pdf_and_reports_it(tmp_path: Path) -> None:
     out = tmp_path / "approval.pdf"
     args = [str(SEPSIS), "--kind", "approval", "-o", str(out), "--date", "2026-05-01"]
@@ -513,6 +540,8 @@ def test_a_failing_template_expression_names_its_line(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "'model-card.html' not found" in result.output
 
 
+@pytest.mark.pdf
+@pytest.mark.slow
 def test_an_approval_template_without_a_signature_box_is_refused(tmp_path: Path) -> None:
     folder = copy_templates(tmp_path)
     page = (folder / "approval.html").read_text()

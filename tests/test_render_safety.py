@@ -29,7 +29,7 @@ from govrl.review.checklist import ChecklistLibrary
 from govrl.review.policy import load_policy
 from govrl.vocabulary import Domain, RiskTier
 from govrl.yamlio import load
-from tests.conftest import DATA
+from tests.support.paths import DATA
 
 DATE = dt.date(2026, 5, 1)
 LIBRARY = ChecklistLibrary.discover()
@@ -275,6 +275,8 @@ def assert_nothing_embedded(
     assert b"/FileAttachment" not in raw and b"/JavaScript" not in raw
 
 
+@pytest.mark.pdf
+@pytest.mark.slow
 def test_hostile_record_text_is_printed_literally_and_fetches_nothing(
     listener: Listener, secret: tuple[Path, str], tmp_path: Path
 ) -> None:
@@ -352,6 +354,8 @@ def hostile_templates(tmp_path: Path, port: int) -> tuple[Path, str, str]:
     return folder, token, inside_token
 
 
+@pytest.mark.pdf
+@pytest.mark.slow
 def test_a_template_folder_cannot_reach_outside_itself(listener: Listener, tmp_path: Path) -> None:
     folder, token, inside_token = hostile_templates(tmp_path, listener.port)
     record = AssessmentRecord.model_validate(load(DATA / "valid-minimal.yaml").data)

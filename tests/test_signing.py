@@ -11,95 +11,22 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from govrl.cli import main
-from tests.conftest import DATA
-from tests.pki import PASSPHRASE, Pki, Reviewer, make_pki, timestamp_server
-from tests.records import write_record
+from tests.support.approvals import (
+    ROLES,
+    THREE,
+    govrl,
+    render_approval,
+    sign,
+    sign_in_turn,
+    verify,
+)
+from tests.support.pki import PASSPHRASE, Pki, Reviewer, make_pki, timestamp_server
+from tests.support.records import write_record
 
-THREE = DATA / "policy-three-signers.yaml"
+pytestmark = [pytest.mark.pdf, pytest.mark.slow]
+
 TODAY = dt.date.today()
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def reviewers(pki: Pki) -> dict[str, Reviewer]:
-    return {
-        role: pki.reviewer(name, role)
-        for name, role in (
-            ("Olive Owner", "owner"),
-            ("Dana Domain", "domain-expert"),
-            ("Ivan Independent", "independent-validator"),
-            ("Eve Ethics", "ethics-fairness"),
-        )
-    }
-
-
-@pytest.fixture(scope="module")
-def approval(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An approval for a tier-3 record that passes the three-signer policy."""
-    folder = tmp_path_factory.mktemp("approval")
-    record = write_record(folder / "record.yaml", tier=3)
-    out = folder / "approval.pdf"
-    result = CliRunner().invoke(
-        main, ["render", str(record), "--kind", "approval", "--policy", str(THREE), "-o", str(out)]
-    )
-    assert result.exit_code == 0, result.output
-    return out
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "govrl", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def sign(
-    pdf: Path, out: Path, who: Reviewer, pki: Pki, *extra: str
-) -> subprocess.CompletedProcess[str]:
-    return run(
-        "sign", str(pdf), "--key", str(who.key), "--cert", str(who.cert), "--role", who.role,
-        "--policy", str(THREE), "--passphrase-file", str(pki.passphrase_file), "-o", str(out),
-        *extra,
-    )  # fmt: skip
-
-
-def signed_by(
-    approval: Path, tmp_path: Path, pki: Pki, reviewers: dict[str, Reviewer], roles: list[str]
-) -> Path:
-    current = approval
-    for n, role in enumerate(roles):
-        out = tmp_path / f"signed-{n}.pdf"
-        done = sign(current, out, reviewers[role], pki)
-        assert done.returncode == 0, done.stderr
-        current = out
-    return current
-
-
-def verify(pdf: Path, *extra: str, policy: Path = THREE) -> subprocess.CompletedProcess[str]:
-    return run("verify", str(pdf), "--policy", str(policy), *extra)
-
-
-ALL_THREE = ["owner", "domain-expert", "independent-validator"]
-
-
-@pytest.fixture(scope="module")
-def fully_signed(
-    approval: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-    pki: Pki,
-    reviewers: dict[str, Reviewer],
-) -> Path:
-    return signed_by(approval, tmp_path_factory.mktemp("signed"), pki, reviewers, ALL_THREE)
 
 
 def pdfsig(pdf: Path) -> str:
@@ -109,30 +36,30 @@ def pdfsig(pdf: Path) -> str:
 # ---------------------------------------------------------------- the good path
 
 
-def test_approval_has_an_empty_field_per_required_role(approval: Path) -> None:
+def test_approval_has_an_empty_field_per_required_role(unsigned_approval: Path) -> None:
     from govrl.documents.pdffile import open_pdf
     from govrl.documents.signing import signature_fields
 
-    fields = signature_fields(open_pdf(approval))
-    assert fields == dict.fromkeys(ALL_THREE, False)
+    fields = signature_fields(open_pdf(unsigned_approval))
+    assert fields == dict.fromkeys(ROLES, False)
 
 
-def test_three_reviewers_sign_and_verify(fully_signed: Path, pki: Pki) -> None:
-    result = verify(fully_signed, "--trust", str(pki.ca.cert), "--json")
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_three_reviewers_sign_and_verify(signed_approval: Path, pki: Pki) -> None:
+    result = verify(signed_approval, "--trust", str(pki.ca.cert), "--json")
+    assert result.exit_code == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
-    assert [s["role"] for s in report["signatures"]] == ALL_THREE
+    assert [s["role"] for s in report["signatures"]] == ROLES
     assert all(s["intact"] and s["trusted"] for s in report["signatures"])
     assert report["missing_roles"] == [] and report["ok"]
-    listing = pdfsig(fully_signed)
+    listing = pdfsig(signed_approval)
     assert listing.count("Signature is Valid.") == 3, listing
 
 
 def test_signing_order_does_not_matter(
-    approval: Path, tmp_path: Path, pki: Pki, reviewers: dict[str, Reviewer]
+    unsigned_approval: Path, tmp_path: Path, pki: Pki, reviewers: dict[str, Reviewer]
 ) -> None:
-    pdf = signed_by(approval, tmp_path, pki, reviewers, list(reversed(ALL_THREE)))
-    assert verify(pdf).returncode == 0
+    pdf = sign_in_turn(unsigned_approval, tmp_path, pki, reviewers, list(reversed(ROLES)))
+    assert verify(pdf).exit_code == 0
 
 
 def test_two_reviewers_at_tier_two(
@@ -140,22 +67,19 @@ def test_two_reviewers_at_tier_two(
 ) -> None:
     record = write_record(tmp_path / "r.yaml", tier=2)
     pdf = tmp_path / "a.pdf"
-    assert (
-        run(
-            "render", str(record), "--kind", "approval", "--policy", str(THREE), "-o", str(pdf)
-        ).returncode
-        == 0
-    )
-    signed = signed_by(pdf, tmp_path, pki, reviewers, ["owner", "domain-expert"])
+    assert render_approval(record, pdf).exit_code == 0
+    signed = sign_in_turn(pdf, tmp_path, pki, reviewers, ["owner", "domain-expert"])
     result = verify(signed)
-    assert result.returncode == 0, result.stderr
+    assert result.exit_code == 0, result.stderr
     assert pdfsig(signed).count("Signature is Valid.") == 2
 
 
-def test_signing_keeps_pdfa_metadata_and_record(fully_signed: Path, approval: Path) -> None:
+def test_signing_keeps_pdfa_metadata_and_record(
+    signed_approval: Path, unsigned_approval: Path
+) -> None:
     from govrl.documents.pdffile import open_pdf
 
-    before, after = open_pdf(approval), open_pdf(fully_signed)
+    before, after = open_pdf(unsigned_approval), open_pdf(signed_approval)
     assert after.record_json == before.record_json
     info = after.reader.trailer_view["/Info"]
     xmp = after.reader.root["/Metadata"].data.decode()
@@ -165,12 +89,12 @@ def test_signing_keeps_pdfa_metadata_and_record(fully_signed: Path, approval: Pa
 
 
 def test_timestamped_signature(
-    approval: Path, tmp_path: Path, pki: Pki, reviewers: dict[str, Reviewer]
+    unsigned_approval: Path, tmp_path: Path, pki: Pki, reviewers: dict[str, Reviewer]
 ) -> None:
     with timestamp_server() as (url, served):
         out = tmp_path / "ts.pdf"
-        done = sign(approval, out, reviewers["owner"], pki, "--tsa", url)
-        assert done.returncode == 0, done.stderr
+        done = sign(unsigned_approval, out, reviewers["owner"], pki, "--tsa", url)
+        assert done.exit_code == 0, done.stderr
     assert served, "the timestamp authority was never asked"
     report = json.loads(verify(out, "--json").stdout)
     assert report["signatures"][0]["signed_at"]
@@ -178,11 +102,11 @@ def test_timestamped_signature(
 
 
 def test_dead_timestamp_authority_is_an_environment_failure(
-    approval: Path, tmp_path: Path, pki: Pki, reviewers: dict[str, Reviewer]
+    unsigned_approval: Path, tmp_path: Path, pki: Pki, reviewers: dict[str, Reviewer]
 ) -> None:
     out = tmp_path / "ts.pdf"
-    done = sign(approval, out, reviewers["owner"], pki, "--tsa", "http://127.0.0.1:9/tsa")
-    assert done.returncode == 3 and "timestamp authority" in done.stderr
+    done = sign(unsigned_approval, out, reviewers["owner"], pki, "--tsa", "http://127.0.0.1:9/tsa")
+    assert done.exit_code == 3 and "timestamp authority" in done.stderr
     assert not out.exists()
 
 
@@ -190,15 +114,15 @@ def test_dead_timestamp_authority_is_an_environment_failure(
 
 
 def test_role_the_policy_does_not_ask_for_is_refused_unless_forced(
-    approval: Path, tmp_path: Path, pki: Pki, reviewers: dict[str, Reviewer]
+    unsigned_approval: Path, tmp_path: Path, pki: Pki, reviewers: dict[str, Reviewer]
 ) -> None:
     out = tmp_path / "x.pdf"
-    refused = sign(approval, out, reviewers["ethics-fairness"], pki)
-    assert refused.returncode == 1
+    refused = sign(unsigned_approval, out, reviewers["ethics-fairness"], pki)
+    assert refused.exit_code == 1
     assert "does not ask tier 3 for role 'ethics-fairness'" in refused.stderr
     assert not out.exists()
-    forced = sign(approval, out, reviewers["ethics-fairness"], pki, "--force")
-    assert forced.returncode == 0, forced.stderr
+    forced = sign(unsigned_approval, out, reviewers["ethics-fairness"], pki, "--force")
+    assert forced.exit_code == 0, forced.stderr
     report = json.loads(verify(out, "--json").stdout)
     assert any("forced" in w for w in report["warnings"])
     assert report["signatures"][0]["forced"] is True
@@ -209,77 +133,75 @@ def test_record_that_fails_its_gate_is_refused(
 ) -> None:
     record = write_record(tmp_path / "r.yaml", tier=3, ci_low=10.0)
     pdf = tmp_path / "a.pdf"
-    assert (
-        run(
-            "render", str(record), "--kind", "approval", "--policy", str(THREE), "-o", str(pdf)
-        ).returncode
-        == 0
-    )
+    assert render_approval(record, pdf).exit_code == 0
     refused = sign(pdf, tmp_path / "s.pdf", reviewers["owner"], pki)
-    assert refused.returncode == 1 and "does not pass policy three-signers@1" in refused.stderr
+    assert refused.exit_code == 1 and "does not pass policy three-signers@1" in refused.stderr
 
 
-def test_wrong_passphrase(approval: Path, tmp_path: Path, reviewers: dict[str, Reviewer]) -> None:
+def test_wrong_passphrase(
+    unsigned_approval: Path, tmp_path: Path, reviewers: dict[str, Reviewer]
+) -> None:
     who = reviewers["owner"]
     bad = tmp_path / "pw"
     bad.write_text("not the passphrase\n")
-    done = run(
-        "sign", str(approval), "--key", str(who.key), "--cert", str(who.cert), "--role", "owner",
-        "--passphrase-file", str(bad), "-o", str(tmp_path / "o.pdf"),
+    done = govrl(
+        "sign", unsigned_approval, "--key", who.key, "--cert", who.cert, "--role", "owner",
+        "--passphrase-file", bad, "-o", tmp_path / "o.pdf",
     )  # fmt: skip
-    assert done.returncode == 1 and "wrong passphrase" in done.stderr
+    assert done.exit_code == 1 and "wrong passphrase" in done.stderr
     assert "Traceback" not in done.stderr and "not the passphrase" not in done.stdout + done.stderr
 
 
 def test_key_that_does_not_match_certificate(
-    approval: Path, tmp_path: Path, pki: Pki, reviewers: dict[str, Reviewer]
+    unsigned_approval: Path, tmp_path: Path, pki: Pki, reviewers: dict[str, Reviewer]
 ) -> None:
-    done = run(
-        "sign", str(approval), "--key", str(reviewers["owner"].key),
-        "--cert", str(reviewers["domain-expert"].cert), "--role", "owner",
-        "--passphrase-file", str(pki.passphrase_file), "-o", str(tmp_path / "o.pdf"),
+    done = govrl(
+        "sign", unsigned_approval, "--key", reviewers["owner"].key,
+        "--cert", reviewers["domain-expert"].cert, "--role", "owner",
+        "--passphrase-file", pki.passphrase_file, "-o", tmp_path / "o.pdf",
     )  # fmt: skip
-    assert done.returncode == 1 and "does not match the certificate" in done.stderr
+    assert done.exit_code == 1 and "does not match the certificate" in done.stderr
 
 
-def test_expired_certificate(approval: Path, tmp_path: Path, pki: Pki) -> None:
+def test_expired_certificate(unsigned_approval: Path, tmp_path: Path, pki: Pki) -> None:
     old = pki.reviewer(
         "Old Owner", "owner", days=1, not_before=dt.datetime.now(dt.UTC) - dt.timedelta(days=10)
     )
-    done = sign(approval, tmp_path / "o.pdf", old, pki)
-    assert done.returncode == 1 and "the certificate expired on" in done.stderr
+    done = sign(unsigned_approval, tmp_path / "o.pdf", old, pki)
+    assert done.exit_code == 1 and "the certificate expired on" in done.stderr
 
 
 def test_non_pdf_input(tmp_path: Path, pki: Pki, reviewers: dict[str, Reviewer]) -> None:
     fake = tmp_path / "fake.pdf"
     fake.write_text("just text\n")
     done = sign(fake, tmp_path / "o.pdf", reviewers["owner"], pki)
-    assert done.returncode == 1 and "not a PDF file" in done.stderr
+    assert done.exit_code == 1 and "not a PDF file" in done.stderr
     checked = verify(fake)
-    assert checked.returncode == 1 and "not a PDF file" in checked.stderr
+    assert checked.exit_code == 1 and "not a PDF file" in checked.stderr
 
 
 def test_passphrase_from_environment(
-    approval: Path, tmp_path: Path, reviewers: dict[str, Reviewer]
+    unsigned_approval: Path, tmp_path: Path, reviewers: dict[str, Reviewer]
 ) -> None:
     who = reviewers["owner"]
-    done = run(
-        "sign", str(approval), "--key", str(who.key), "--cert", str(who.cert), "--role", "owner",
-        "--policy", str(THREE), "-o", str(tmp_path / "o.pdf"),
+    done = govrl(
+        "sign", unsigned_approval, "--key", who.key, "--cert", who.cert, "--role", "owner",
+        "--policy", THREE, "-o", tmp_path / "o.pdf",
         env={"GOVRL_KEY_PASSPHRASE": PASSPHRASE.decode()},
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.stderr
     assert PASSPHRASE.decode() not in done.stdout + done.stderr
 
 
 def test_no_passphrase_and_no_terminal_is_a_usage_error(
-    approval: Path, tmp_path: Path, reviewers: dict[str, Reviewer]
+    unsigned_approval: Path, tmp_path: Path, reviewers: dict[str, Reviewer]
 ) -> None:
+    """A real process with stdin on /dev/null, as in a CI job: it must not wait for a prompt."""
     who = reviewers["owner"]
     env = {k: v for k, v in os.environ.items() if k != "GOVRL_KEY_PASSPHRASE"}
     done = subprocess.run(
-        [sys.executable, "-m", "govrl", "sign", str(approval), "--key", str(who.key), "--cert",
-         str(who.cert), "--role", "owner", "-o", str(tmp_path / "o.pdf")],
+        [sys.executable, "-m", "govrl", "sign", str(unsigned_approval), "--key", str(who.key),
+         "--cert", str(who.cert), "--role", "owner", "-o", str(tmp_path / "o.pdf")],
         capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env, timeout=60,
     )  # fmt: skip
     assert done.returncode == 2 and "GOVRL_KEY_PASSPHRASE" in done.stderr
@@ -301,13 +223,13 @@ def _incremental(pdf: Path, out: Path, change) -> Path:  # type: ignore[no-untyp
 
 def _expect_failure(pdf: Path, words: str, *extra: str) -> None:
     result = verify(pdf, *extra)
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.exit_code == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     assert words in result.stderr, result.stderr
 
 
-def test_flipped_byte_in_signed_revision(fully_signed: Path, tmp_path: Path) -> None:
-    data = bytearray(fully_signed.read_bytes())
+def test_flipped_byte_in_signed_revision(signed_approval: Path, tmp_path: Path) -> None:
+    data = bytearray(signed_approval.read_bytes())
     # A byte of the first object's stream: the first revision, covered by every signature.
     where = data.index(b"stream", data.index(b"1 0 obj") if b"1 0 obj" in data else 0) + 40
     assert where < data.index(b"/Type /Sig")
@@ -318,7 +240,7 @@ def test_flipped_byte_in_signed_revision(fully_signed: Path, tmp_path: Path) -> 
 
 
 def test_a_flipped_byte_anywhere_in_the_signed_revisions_fails_cleanly(
-    fully_signed: Path, tmp_path: Path
+    signed_approval: Path, tmp_path: Path
 ) -> None:
     """Wherever the byte falls (a stream, an xref, a dictionary), it is a finding, not a crash."""
     from pyhanko.pdf_utils.reader import PdfFileReader
@@ -327,8 +249,8 @@ def test_a_flipped_byte_anywhere_in_the_signed_revisions_fails_cleanly(
     from govrl.errors import GovrlError
     from govrl.review.policy import load_policy
 
-    data = fully_signed.read_bytes()
-    with fully_signed.open("rb") as handle:
+    data = signed_approval.read_bytes()
+    with signed_approval.open("rb") as handle:
         signatures = PdfFileReader(handle).embedded_signatures
         # Bytes every signature covers: the first revision, outside the first /Contents.
         start, first, second, _ = (int(n) for n in signatures[0].sig_object["/ByteRange"])
@@ -347,24 +269,24 @@ def test_a_flipped_byte_anywhere_in_the_signed_revisions_fails_cleanly(
     assert start == 0 and second > first
 
 
-def test_update_that_draws_over_the_page(fully_signed: Path, tmp_path: Path) -> None:
+def test_update_that_draws_over_the_page(signed_approval: Path, tmp_path: Path) -> None:
     from pyhanko.pdf_utils import generic
 
     def draw(writer) -> None:  # type: ignore[no-untyped-def]
         stream = generic.StreamObject(stream_data=b"1 1 1 rg 0 0 600 850 re f")
         writer.add_stream_to_page(0, writer.add_object(stream))
 
-    bad = _incremental(fully_signed, tmp_path / "drawn.pdf", draw)
+    bad = _incremental(signed_approval, tmp_path / "drawn.pdf", draw)
     assert pdfsig(bad).count("Signature is Valid.") == 3  # what a generic viewer says
     _expect_failure(bad, "changed after it was signed")
 
 
-def test_update_that_swaps_the_embedded_record(fully_signed: Path, tmp_path: Path) -> None:
+def test_update_that_swaps_the_embedded_record(signed_approval: Path, tmp_path: Path) -> None:
     from pyhanko.pdf_utils import generic
 
     from govrl.documents.pdffile import open_pdf
 
-    original = json.loads(open_pdf(fully_signed).record_json or b"{}")
+    original = json.loads(open_pdf(signed_approval).record_json or b"{}")
     original["evaluation"]["metrics"][0]["ci_low"] = 41.0
 
     def swap(writer) -> None:  # type: ignore[no-untyped-def]
@@ -377,60 +299,50 @@ def test_update_that_swaps_the_embedded_record(fully_signed: Path, tmp_path: Pat
         spec["/EF"][generic.NameObject("/F")] = writer.add_object(new)
         writer.update_container(spec)
 
-    bad = _incremental(fully_signed, tmp_path / "swapped.pdf", swap)
+    bad = _incremental(signed_approval, tmp_path / "swapped.pdf", swap)
     assert pdfsig(bad).count("Signature is Valid.") == 3
     _expect_failure(bad, "differs from the one the document shows")
 
 
 def test_changed_record_rerendered_under_old_signatures(
-    fully_signed: Path, approval: Path, tmp_path: Path
+    signed_approval: Path, unsigned_approval: Path, tmp_path: Path
 ) -> None:
     record = write_record(tmp_path / "changed.yaml", tier=3, value=45.0, ci_high=46.0)
     rerendered = tmp_path / "rerendered.pdf"
-    assert (
-        run(
-            "render",
-            str(record),
-            "--kind",
-            "approval",
-            "--policy",
-            str(THREE),
-            "-o",
-            str(rerendered),
-        ).returncode
-        == 0
-    )
-    signatures = fully_signed.read_bytes()[len(approval.read_bytes()) :]
+    assert render_approval(record, rerendered).exit_code == 0
+    signatures = signed_approval.read_bytes()[len(unsigned_approval.read_bytes()) :]
     spliced = tmp_path / "spliced.pdf"
     spliced.write_bytes(rerendered.read_bytes() + signatures)
     result = verify(spliced)
-    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
     assert "problem:" in result.stderr or "damaged PDF" in result.stderr
 
 
-def test_removed_signature(fully_signed: Path, approval: Path, tmp_path: Path) -> None:
-    data = fully_signed.read_bytes()
+def test_removed_signature(signed_approval: Path, unsigned_approval: Path, tmp_path: Path) -> None:
+    data = signed_approval.read_bytes()
     last = data.rindex(b"%%EOF", 0, len(data) - 10) + len(b"%%EOF")
     truncated = tmp_path / "truncated.pdf"
     truncated.write_bytes(data[: last + 1])
     _expect_failure(truncated, "required roles not validly signed: independent-validator")
 
 
-def test_expired_approval(fully_signed: Path) -> None:
+def test_expired_approval(signed_approval: Path) -> None:
     later = (TODAY + dt.timedelta(days=31)).isoformat()
-    _expect_failure(fully_signed, "the approval expired on", "--at", later)
+    _expect_failure(signed_approval, "the approval expired on", "--at", later)
 
 
 def test_missing_required_role(
-    approval: Path, tmp_path: Path, pki: Pki, reviewers: dict[str, Reviewer]
+    unsigned_approval: Path, tmp_path: Path, pki: Pki, reviewers: dict[str, Reviewer]
 ) -> None:
-    pdf = signed_by(approval, tmp_path, pki, reviewers, ["owner", "domain-expert"])
+    pdf = sign_in_turn(unsigned_approval, tmp_path, pki, reviewers, ["owner", "domain-expert"])
     _expect_failure(pdf, "required roles not validly signed: independent-validator")
 
 
-def test_untrusted_certificate(fully_signed: Path, tmp_path: Path) -> None:
+def test_untrusted_certificate(signed_approval: Path, tmp_path: Path) -> None:
     other = make_pki(tmp_path / "other", name="Someone Else CA")
-    _expect_failure(fully_signed, "does not chain to a trusted CA", "--trust", str(other.ca.cert))
+    _expect_failure(
+        signed_approval, "does not chain to a trusted CA", "--trust", str(other.ca.cert)
+    )
 
 
 # ---------------------------------------------------------------- the stamp font
@@ -453,14 +365,14 @@ def test_the_latin_cut_holds_every_character_it_is_chosen_for() -> None:
 
 @pytest.mark.parametrize("name", ["Zoë Ødegård", "Ольга Петрова"])
 def test_a_stamp_draws_the_reviewers_name_in_any_script_noto_sans_has(
-    approval: Path, pki: Pki, tmp_path: Path, name: str
+    unsigned_approval: Path, pki: Pki, tmp_path: Path, name: str
 ) -> None:
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     who = pki.reviewer(name, "owner")
     out = tmp_path / "signed.pdf"
-    done = sign(approval, out, who, pki)
-    assert done.returncode == 0, done.stderr
+    done = sign(unsigned_approval, out, who, pki)
+    assert done.exit_code == 0, done.stderr
     with out.open("rb") as handle:
         (signature,) = PdfFileReader(handle).embedded_signatures
         appearance = (

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from govrl.cli import main
-from tests.conftest import DATA, EXAMPLES
+from tests.support.paths import DATA, EXAMPLES
 
 EXAMPLE_FILES = sorted([*EXAMPLES.glob("*.yaml"), *EXAMPLES.glob("revisions/*.yaml")])
 

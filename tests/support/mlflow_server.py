@@ -1,8 +1,4 @@
-"""A real MLflow server and a seeded demo store, shared by the collection and publishing tests.
-
-Test modules import the fixtures by name. Each module then holds its own copy of a
-session fixture, so the store and the server are cached here and started only once.
-"""
+"""A real `mlflow server` on 127.0.0.1, and a count of the HTTP requests MLflow's client sends."""
 
 from __future__ import annotations
 
@@ -19,12 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.support.sepsis_store import DemoStore, seed_demo_store
-
 MLFLOW = Path(sys.executable).with_name("mlflow")
-_SHARED: dict[str, Any] = {}
 
 
 @dataclass
@@ -128,24 +119,3 @@ def counting_requests(before: Any = None) -> Iterator[RequestCounter]:
         yield counter
     finally:
         requests.adapters.HTTPAdapter.send = original  # type: ignore[method-assign]
-
-
-@pytest.fixture(scope="session")
-def demo_store(tmp_path_factory: pytest.TempPathFactory) -> DemoStore:
-    """The embedded demo store (sqlite and local artifacts), seeded once per session."""
-    if "store" not in _SHARED:
-        _SHARED["store"] = seed_demo_store(tmp_path_factory.mktemp("demo") / "store")
-    store: DemoStore = _SHARED["store"]
-    return store
-
-
-@pytest.fixture(scope="session")
-def mlflow_server(demo_store: DemoStore, request: pytest.FixtureRequest) -> MlflowServer:
-    """A real `mlflow server` serving the demo store's database, started once per session."""
-    if "server" not in _SHARED:
-        _SHARED["server"] = start_server(
-            demo_store.folder / "mlflow.db", demo_store.folder / "artifacts"
-        )
-    server: MlflowServer = _SHARED["server"]
-    request.addfinalizer(server.stop)
-    return server

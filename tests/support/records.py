@@ -9,7 +9,7 @@ from typing import Any
 from govrl.record.files import dump_yaml
 from govrl.review.checklist import ChecklistLibrary
 from govrl.yamlio import load
-from tests.conftest import DATA
+from tests.support.paths import DATA
 
 LIBRARY = ChecklistLibrary.discover()
 
