@@ -15,24 +15,27 @@ from click.testing import CliRunner
 
 from tests.support.approvals import ROLES, render_approval, sign_in_turn
 from tests.support.mlflow_server import MlflowServer, start_server
-from tests.support.paths import DATA, EXAMPLES, ROOT
+from tests.support.paths import DATA, EXAMPLES
 from tests.support.pki import Pki, Reviewer, make_pki
+from tests.support.readme import DemoRun, run_main_job
 from tests.support.records import write_record
 from tests.support.sepsis_store import DemoStore, seed_demo_store
 
-__all__ = ["DATA", "EXAMPLES", "ROOT"]  # still importable from here, as before tests/support
-
-# Marks for tests whose modules do not declare them: (module, fixture used) -> marks.
-# The whole `govrl demo` run seeds an MLflow store, renders and signs: tens of seconds.
-FIXTURE_MARKS = {("test_demo.py", "demo"): ("mlflow", "pdf", "slow")}
+# The README's main job seeds an MLflow store, renders and signs: tens of seconds.
+MAIN_JOB_MARKS = ("mlflow", "pdf", "slow")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        for (module, fixture), marks in FIXTURE_MARKS.items():
-            if item.path.name == module and fixture in getattr(item, "fixturenames", ()):
-                for mark in marks:
-                    item.add_marker(mark)
+        if "readme_demo" in getattr(item, "fixturenames", ()):
+            for mark in MAIN_JOB_MARKS:
+                item.add_marker(mark)
+
+
+@pytest.fixture(scope="session")
+def readme_demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """The README's main job (`govrl demo`), run once as a real process for every test."""
+    return run_main_job(tmp_path_factory.mktemp("readme-demo"))
 
 
 # ---------------------------------------------------------------- the command line and records

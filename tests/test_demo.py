@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from govrl.record.files import load_record
-from tests.conftest import EXAMPLES
+from tests.support.paths import EXAMPLES
+from tests.support.readme import DemoRun
 
 EXAMPLE = EXAMPLES / "grid-frequency-control.yaml"
 
@@ -21,18 +22,18 @@ def govrl(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedPro
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    where = tmp_path_factory.mktemp("demo")
-    result = govrl("demo", "--out", "run", cwd=where)
+def demo(readme_demo: DemoRun) -> tuple[Path, str]:
+    """The README's main job, run once per session: its output folder and what it printed."""
+    result = readme_demo.result
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
-    return where / "run", result.stdout
+    return readme_demo.out, result.stdout
 
 
 def test_every_file_the_summary_names_exists(demo: tuple[Path, str]) -> None:
     out, text = demo
     listed = [line.split()[0] for line in text.split("Produced:\n", 1)[1].splitlines() if line]
-    listed = [name for name in listed if name.startswith("run/")]
+    listed = [name for name in listed if name.startswith(f"{out.name}/")]
     assert len(listed) >= 12
     for name in listed:
         assert (out.parent / name).exists(), name
@@ -56,7 +57,7 @@ def test_the_collected_evaluation_is_the_examples_with_provenance_in_the_store(
         assert ours == theirs, section
         for entry in getattr(made.evaluation, section):
             assert entry.provenance is not None
-            assert entry.provenance.tracking_uri.endswith("/run/mlflow/mlflow.db")
+            assert entry.provenance.tracking_uri.endswith(f"/{demo[0].name}/mlflow/mlflow.db")
             assert entry.provenance.model_name == "grid-sfc-policy"
     curve = next(m for m in made.evaluation.metrics if m.history is not None)
     assert [p.value for p in curve.history.points] == [

@@ -39,7 +39,7 @@ from govrl.review.fill import (
     save_answer,
 )
 from govrl.vocabulary import Answer
-from tests.conftest import DATA
+from tests.support.paths import DATA
 
 GOVRL = [sys.executable, "-m", "govrl"]
 TIMEOUT = 20.0
