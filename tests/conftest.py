@@ -25,11 +25,19 @@ from tests.support.sepsis_store import DemoStore, seed_demo_store
 MAIN_JOB_MARKS = ("mlflow", "pdf", "slow")
 
 
+# Tests that share an expensive session fixture run in one worker under pytest-xdist,
+# so that it is built once; the rest keep to their module's worker, as with --dist loadfile.
+SHARED_GROUPS = {"readme_demo": "readme-demo", "mlflow_server": "mlflow", "demo_store": "mlflow"}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "readme_demo" in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "fixturenames", ())
+        if "readme_demo" in fixtures:
             for mark in MAIN_JOB_MARKS:
                 item.add_marker(mark)
+        group = next((g for f, g in SHARED_GROUPS.items() if f in fixtures), item.path.name)
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
