@@ -1,0 +1,1 @@
+"""Documents: rendering, the PDF contract, keys, signing and verification."""

@@ -1,4 +1,4 @@
-"""The assessment record's models. A leaf: imports nothing of govrl but errors."""
+"""The assessment record: its models, identity, schema and files; imports only the base step."""
 
 from govrl.record.assessment import AssessmentRecord
 from govrl.record.base import SCHEMA_VERSION

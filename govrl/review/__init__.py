@@ -1,0 +1,1 @@
+"""Review: checklists, policies, the gate, status, the interview, diffs and scaffolds."""
