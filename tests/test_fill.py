@@ -476,11 +476,12 @@ def test_text_from_files_and_names_is_shown_without_control_characters(
 ) -> None:
     path = record(3)
     ids = _ids(path)
-    _fill(path, Script("y\n\n\n"), answered_by="Eve\x1b[2J")
-    _fill(path, talk := Script("q\n"), answered_by="Eve\x1b[2J", include_answered=True)
-    assert "as Eve?[2J" in talk.output and "\x1b" not in talk.output
-    assert "Current answer: yes (Eve?[2J" in talk.output
-    assert _answers(path)[ids[0]].answered_by == "Eve\x1b[2J"  # kept as given, shown safely
+    _fill(path, Script("y\ndocs/\x1b[2Ja.md\n\n\n"), answered_by="Eve")
+    _fill(path, talk := Script("q\n"), answered_by="Eve", include_answered=True)
+    assert "    - docs/?a.md" in talk.output and "\x1b" not in talk.output
+    assert _answers(path)[ids[0]].evidence == ["docs/\x1b[2Ja.md"]  # kept as given, shown safely
+    with pytest.raises(UsageError, match="U\\+001B"):  # a name never holds one
+        _fill(path, Script("q\n"), answered_by="Eve\x1b[2J")
 
 
 def test_unknown_section_or_checklist_is_a_usage_error_naming_the_known_ones(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from govrl.atomicfile import write_atomic
+from govrl.documents.roles import certificate_role, role_extension
 from govrl.errors import GovrlError, InputError, Problem, UsageError
+from govrl.safetext import name_problem, printable
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -17,7 +20,6 @@ if TYPE_CHECKING:
 
     SigningKey = EllipticCurvePrivateKey | RSAPrivateKey
 
-ROLE_OID = "1.3.6.1.4.1.61054.1.1"  # private arc: the reviewer role, also in the subject title
 DOCUMENT_SIGNING_EKU = "1.3.6.1.5.5.7.3.36"  # id-kp-documentSigning, RFC 9336
 MIN_PASSPHRASE = 8
 
@@ -51,6 +53,24 @@ def _subject(name: str, role: str | None, organisation: str | None) -> x509.Name
     if organisation:
         attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation))
     return x509.Name(attrs)
+
+
+def _check_name(name: str, what: str) -> None:
+    problem = name_problem(name)
+    if problem:
+        raise UsageError(f"{what} {printable(name)!r} {problem}")
+    if not name.strip():
+        raise UsageError(f"{what} is empty")
+
+
+def _check_role(role: str) -> None:
+    from govrl.review.policy import ROLE_PATTERN
+
+    if not re.fullmatch(ROLE_PATTERN, role):
+        raise UsageError(
+            f"the role {printable(role)!r} is not a role name: lower-case letters, digits and "
+            "hyphens, as the policy names its signers (e.g. domain-expert)"
+        )
 
 
 def _check_passphrase(passphrase: bytes) -> None:
@@ -87,6 +107,7 @@ def _build_cert(
     issuer_key: SigningKey,
     days: int,
     ca: bool,
+    role: str | None = None,
     not_before: dt.datetime | None = None,
 ) -> x509.Certificate:
     from cryptography import x509
@@ -113,6 +134,8 @@ def _build_cert(
         builder = builder.add_extension(
             x509.ExtendedKeyUsage([ObjectIdentifier(DOCUMENT_SIGNING_EKU)]), critical=False
         )
+        if role:  # non-critical, so that other PDF verifiers still accept the certificate
+            builder = builder.add_extension(role_extension(role), critical=False)
     builder = builder.add_extension(
         x509.KeyUsage(
             content_commitment=not ca,
@@ -137,6 +160,7 @@ def new_ca(name: str, out_dir: Path, passphrase: bytes, *, days: int = 3650) -> 
     """An organisation CA that issues reviewer certificates (for trials and small teams)."""
     from cryptography.hazmat.primitives.asymmetric import ec
 
+    _check_name(name, "the CA name")
     _check_passphrase(passphrase)
     key = ec.generate_private_key(ec.SECP256R1())
     cert = _build_cert(
@@ -161,9 +185,16 @@ def new_reviewer(
     days: int = 365,
     not_before: dt.datetime | None = None,
 ) -> KeyFiles:
-    """An ECDSA P-256 key and a certificate for one reviewer, self-signed or CA-issued."""
+    """An ECDSA P-256 key and a certificate for one reviewer and role, self-signed or CA-issued.
+
+    The role goes into the certificate's ROLE_OID extension (and its subject title).
+    """
     from cryptography.hazmat.primitives.asymmetric import ec
 
+    _check_name(name, "the reviewer name")
+    if organisation is not None:
+        _check_name(organisation, "the organisation")
+    _check_role(role)
     _check_passphrase(passphrase)
     key = ec.generate_private_key(ec.SECP256R1())
     cert = _build_cert(
@@ -173,6 +204,7 @@ def new_reviewer(
         issuer_key=issuer.key if issuer else key,
         days=days,
         ca=False,
+        role=role,
         not_before=not_before,
     )
     return _write_pair(out_dir, file_stem(name), key, cert, passphrase)
@@ -266,10 +298,8 @@ def _matched(creds: Credentials, key_path: Path, cert_path: Path) -> Credentials
 
 
 def role_of(cert: x509.Certificate) -> str | None:
-    from cryptography.x509.oid import NameOID
-
-    titles = cert.subject.get_attributes_for_oid(NameOID.TITLE)
-    return str(titles[0].value) if titles else None
+    """The role the certificate's ROLE_OID extension names; the subject title does not count."""
+    return certificate_role(cert)
 
 
 def common_name(cert: x509.Certificate) -> str:

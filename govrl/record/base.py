@@ -19,12 +19,22 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from govrl.safetext import name_problem
 from govrl.vocabulary import SourceKind
 
 SCHEMA_VERSION = "1.0"
 
+
+def _plain_name(value: str) -> str:
+    """A name shows as it is stored: no control characters, escape sequences or bidi controls."""
+    problem = name_problem(value)
+    if problem:
+        raise PydanticCustomError("unsafe_name", "the name {problem}", {"problem": problem})
+    return value
+
+
 Text = Annotated[StrictStr, Field(min_length=1, max_length=20_000)]
-Name = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+Name = Annotated[StrictStr, Field(min_length=1, max_length=200), AfterValidator(_plain_name)]
 Identifier = Annotated[
     StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,127}$", max_length=128)
 ]

@@ -8,7 +8,6 @@ import datetime as dt
 import signal
 import textwrap
 import threading
-import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -22,6 +21,7 @@ from govrl.record import AssessmentRecord
 from govrl.record.files import load_record, update_record
 from govrl.record.governance import ChecklistResponses, ItemResponse
 from govrl.review.checklist import Checklist, ChecklistLibrary, Item
+from govrl.safetext import name_problem, printable
 from govrl.vocabulary import Answer, RiskTier
 
 ANSWER_WORDS: dict[str, Answer] = {
@@ -235,11 +235,6 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def printable(text: str) -> str:
-    """Text from a file, safe to show: no escape sequences or other control characters."""
-    return "".join(ch if ch in "\n\t" or unicodedata.category(ch) != "Cc" else "?" for ch in text)
-
-
 def _wrapped(text: str, width: int, indent: str = "  ") -> str:
     return textwrap.fill(
         printable(" ".join(text.split())),
@@ -344,9 +339,12 @@ def interview(
 
     Stopping early (q, end of input, Ctrl-C) keeps every answer already given.
     """
+    unsafe = name_problem(answered_by)
+    if unsafe:
+        raise UsageError(f"cannot answer as {printable(answered_by)!r}: the name {unsafe}")
     record = load_record(path).record
     for warning in version_warnings(record, library):
-        prompter.warn(f"warning: {warning}")
+        prompter.warn(f"warning: {printable(warning)}")
     items = pending_items(
         record,
         library,
