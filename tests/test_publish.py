@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import uuid
 from pathlib import Path
@@ -17,7 +18,9 @@ from govrl.record.identity import record_digest
 from govrl.review.checklist import ChecklistLibrary
 from govrl.review.gate import decide
 from govrl.review.policy import load_policy
+from tests.support.approvals import THREE
 from tests.support.mlflow_server import MlflowServer, free_port
+from tests.support.pki import Pki
 from tests.support.sepsis_store import DemoStore
 
 pytestmark = [pytest.mark.mlflow, pytest.mark.slow]
@@ -61,9 +64,17 @@ def test_publish_tags_the_version_and_attaches_the_record_to_its_run(
 
 
 def test_publish_takes_a_gate_decision_file_and_pdfs_through_the_server(
-    mlflow_server: MlflowServer, sepsis_record: Path, tmp_path: Path
+    mlflow_server: MlflowServer,
+    signed_approval: Path,
+    unsigned_approval: Path,
+    pki: Pki,
+    tmp_path: Path,
 ) -> None:
+    """The record travels with its signed approval, which must verify against the trust anchor."""
     from mlflow import MlflowClient
+
+    record = Path(shutil.copy(unsigned_approval.with_name("record.yaml"), tmp_path / "record.yaml"))
+    pdf = Path(shutil.copy(signed_approval, tmp_path / "approval.pdf"))
 
     client = MlflowClient(mlflow_server.url)  # a fresh experiment: files go via the server
     run = client.create_run(client.create_experiment(f"publish-{uuid.uuid4().hex}"))
@@ -72,18 +83,16 @@ def test_publish_takes_a_gate_decision_file_and_pdfs_through_the_server(
     version = client.create_model_version(name, run.info.artifact_uri + "/policy", run.info.run_id)
     client.set_registered_model_alias(name, "candidate", version.version)
     decision = tmp_path / "decision.json"
-    digest = record_digest(load_record(sepsis_record).record)
+    digest = record_digest(load_record(record).record)
     decision.write_text(
         json.dumps(
             {"verdict": "approve-with-conditions", "valid_until": "2027-01-31"}
             | {"record_digest": digest}
         )
     )
-    pdf = tmp_path / "approval.pdf"
-    pdf.write_bytes(PDF)
     result = govrl(
         "publish",
-        sepsis_record,
+        record,
         "--tracking-uri",
         mlflow_server.url,
         "--model",
@@ -92,11 +101,16 @@ def test_publish_takes_a_gate_decision_file_and_pdfs_through_the_server(
         decision,
         "--pdf",
         pdf,
+        "--policy",
+        THREE,
+        "--trust",
+        pki.ca.cert,
         "--json",
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert report["artifacts"] == ["governance/sepsis.yaml", "governance/approval.pdf"]
+    assert report["artifacts"] == ["governance/record.yaml", "governance/approval.pdf"]
+    assert report["trust"] == {"checked": True, "anchors_from": f"--trust {pki.ca.cert}"}
     tags = version_tags(mlflow_server, name, version.version)
     assert (tags["govrl.decision"], tags["govrl.valid_until"]) == (
         "approve-with-conditions",
@@ -104,9 +118,11 @@ def test_publish_takes_a_gate_decision_file_and_pdfs_through_the_server(
     )
     assert tags["govrl.record_digest"] == digest
     listed = {f.path for f in client.list_artifacts(run.info.run_id, "governance")}
-    assert listed == {"governance/sepsis.yaml", "governance/approval.pdf"}
-    copy = client.download_artifacts(run.info.run_id, "governance/approval.pdf", str(tmp_path))
-    assert Path(copy).read_bytes() == PDF
+    assert listed == {"governance/record.yaml", "governance/approval.pdf"}
+    copy = client.download_artifacts(
+        run.info.run_id, "governance/approval.pdf", str(tmp_path / "copy")
+    )
+    assert Path(copy).read_bytes() == signed_approval.read_bytes()
 
 
 def test_a_decision_about_another_record_is_refused_before_anything_is_written(
@@ -135,7 +151,7 @@ def test_a_decision_about_another_record_is_refused_before_anything_is_written(
 
 
 def test_a_file_that_is_not_a_pdf_is_refused(
-    mlflow_server: MlflowServer, sepsis_record: Path
+    mlflow_server: MlflowServer, sepsis_record: Path, pki: Pki
 ) -> None:
     result = govrl(
         "publish",
@@ -146,8 +162,35 @@ def test_a_file_that_is_not_a_pdf_is_refused(
         "sepsis-policy/1",
         "--pdf",
         sepsis_record,
+        "--trust",
+        pki.ca.cert,
     )
     assert result.exit_code == 1 and "is not a PDF" in result.output
+
+
+def test_a_pdf_that_is_not_this_records_verified_approval_is_refused(
+    demo_store: DemoStore,
+    mlflow_server: MlflowServer,
+    sepsis_record: Path,
+    signed_approval: Path,
+    pki: Pki,
+    tmp_path: Path,
+) -> None:
+    model = f"{demo_store.model_name}/{demo_store.model_version}"
+    before = version_tags(mlflow_server, demo_store.model_name, demo_store.model_version)
+    args = ("publish", sepsis_record, "--tracking-uri", mlflow_server.url, "--model", model)
+    trust = ("--policy", THREE, "--trust", pki.ca.cert)
+    untrusted = govrl(*args, "--pdf", signed_approval, "--policy", THREE)
+    assert untrusted.exit_code == 1 and "no trust anchors configured" in untrusted.output
+    other = govrl(*args, "--pdf", signed_approval, *trust)
+    assert other.exit_code == 1
+    assert "not published: it carries record sha256:" in other.output
+    assert "not the published record" in other.output
+    fake = tmp_path / "approval.pdf"
+    fake.write_bytes(PDF)
+    refused = govrl(*args, "--pdf", fake, *trust)
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert version_tags(mlflow_server, demo_store.model_name, demo_store.model_version) == before
 
 
 @pytest.mark.parametrize(

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from govrl.errors import InputError, Problem
+from govrl.errors import InputError, Problem, UsageError
 from govrl.evidence.interface import EvidenceSource, ModelRef, PublishReceipt, PublishRequest
 
 FOLDER = "governance"
 MAX_DECISION_BYTES = 1024 * 1024
 VERDICTS = ("approve", "approve-with-conditions", "reject")
+
+# Why a document may not be published beside the record with this digest; empty if it may.
+DocumentCheck = Callable[[Path, str], list[str]]
 
 
 @dataclass(frozen=True)
@@ -89,11 +92,16 @@ def decision_from_file(path: Path, digest: str) -> tuple[str, str]:
     return str(verdict), str(valid_until)
 
 
-def _check_pdfs(pdfs: Iterable[Path]) -> None:
+def _check_pdfs(pdfs: Iterable[Path], digest: str, check: DocumentCheck | None) -> None:
     for pdf in pdfs:
         with pdf.open("rb") as handle:
             if handle.read(5) != b"%PDF-":
                 raise InputError([Problem("is not a PDF", str(pdf))])
+        if check is None:
+            raise UsageError("documents are published only after verification: pass a check")
+        problems = check(pdf, digest)
+        if problems:
+            raise InputError([Problem(f"not published: {p}", str(pdf)) for p in problems])
 
 
 def publish(
@@ -106,8 +114,10 @@ def publish(
     policy_path: Path | None = None,
     checklist_dirs: Sequence[Path] = (),
     today: dt.date | None = None,
+    check_document: DocumentCheck | None = None,
 ) -> PublishResult:
-    """Tag ``model`` with the decision on the record at ``path`` and attach the documents.
+    """Tag ``model`` with the decision on the record at ``path`` and attach the documents,
+    each of which ``check_document`` must pass first.
 
     Without ``decision_path`` the decision is computed now with the policy (the shipped
     default unless given), exactly as `govrl gate` would.
@@ -129,7 +139,7 @@ def publish(
         decision = decide(record, policy, ChecklistLibrary.discover(checklist_dirs), today=today)
         verdict, valid_until = decision.verdict.value, decision.valid_until.isoformat()
         decided_by = f"policy {policy.id} {policy.version}"
-    _check_pdfs(pdfs)
+    _check_pdfs(pdfs, digest, check_document)
     names = [p.name for p in (path, *pdfs)]
     if len(set(names)) != len(names):
         raise InputError([Problem(f"two files share a name in {FOLDER}/: {', '.join(names)}")])
