@@ -29,12 +29,14 @@ class Described:
 
 
 def describe(doc: GovrlPdf) -> Described:
-    """Read system, kind, verdict and validity; refuse a PDF that is not a govrl document."""
+    """Read system, kind, verdict and validity as the earliest signature covers them (a
+    later revision cannot change them); refuse a PDF that is not a govrl document."""
     where = doc.name
-    if doc.record_json is None:
-        raise InputError([Problem(doc.record_problem, where)])
+    facts = doc.approved
+    if facts.record_json is None:
+        raise InputError([Problem(facts.record_problem, where)])
     try:
-        record: Any = json.loads(doc.record_json)
+        record: Any = json.loads(facts.record_json)
         system = record["system"]
         system_id = system["id"]
     except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError):
@@ -50,10 +52,10 @@ def describe(doc: GovrlPdf) -> Described:
             version=_text(system.get("version")),
             risk_tier=system.get("risk_tier") if type(system.get("risk_tier")) is int else None,
         ),
-        kind=doc.kind,
-        verdict=doc.decision,
-        valid_until=doc.valid_until,
-        record_json=doc.record_json,
+        kind=facts.kind,
+        verdict=facts.decision,
+        valid_until=facts.valid_until,
+        record_json=facts.record_json,
     )
 
 

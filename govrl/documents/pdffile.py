@@ -11,7 +11,8 @@ import io
 import re
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape as xml_escape
@@ -31,6 +32,10 @@ INFO_DIGEST = "GovrlRecordDigest"
 INFO_VERSION = "GovrlVersion"
 INFO_KIND = "GovrlDocument"
 INFO_VALID_UNTIL = "GovrlValidUntil"
+# Written when the renderer knows them; read wherever present.
+INFO_POLICY = "GovrlPolicy"
+INFO_POLICY_DIGEST = "GovrlPolicyDigest"
+INFO_TEMPLATE = "GovrlTemplate"
 
 DECISION_KEYWORD = "decision"
 _KEYWORD_DECISION = re.compile(re.escape(DECISION_KEYWORD).encode() + rb" ([a-z][a-z_-]*)")
@@ -70,12 +75,21 @@ class PdfMeta:
     decision: str
     date: dt.date
     valid_until: dt.date | None = None
+    policy: str | None = None
+    policy_digest: str | None = None
+    template: str | None = None
 
     def info_entries(self) -> dict[str, str]:
         """govrl's own Info entries; `govrl verify` judges an approval's expiry by its date."""
         entries = {INFO_DIGEST: self.digest, INFO_VERSION: self.govrl_version, INFO_KIND: self.kind}
         if self.valid_until is not None:
             entries[INFO_VALID_UNTIL] = self.valid_until.isoformat()
+        optional = (
+            (INFO_POLICY, self.policy),
+            (INFO_POLICY_DIGEST, self.policy_digest),
+            (INFO_TEMPLATE, self.template),
+        )
+        entries.update((key, value) for key, value in optional if value is not None)
         return entries
 
     def xmp(self) -> bytes:
@@ -151,6 +165,32 @@ def is_forced(reason: str) -> bool:
 
 
 @dataclass(frozen=True)
+class Facts:
+    """What a document states as of one revision: the embedded record and govrl's metadata."""
+
+    revision: int
+    record_json: bytes | None = field(repr=False)
+    digest: str | None
+    kind: str | None
+    decision: str | None
+    valid_until: str | None
+    govrl_version: str | None
+    policy: str | None = None
+    policy_digest: str | None = None
+    template: str | None = None
+    record_damage: str | None = None
+
+    @property
+    def record_problem(self) -> str:
+        """Why there is no record to read, in words for an error message."""
+        return _record_problem(self.record_damage)
+
+    def record(self, name: str) -> AssessmentRecord:
+        """The record as a model; pydantic's ValidationError when it is not one."""
+        return _record_model(self.record_json, self.record_problem, name)
+
+
+@dataclass(frozen=True)
 class GovrlPdf:
     """A govrl document as read: bytes, parsed reader, and what it claims."""
 
@@ -166,34 +206,85 @@ class GovrlPdf:
     @property
     def record_problem(self) -> str:
         """Why there is no record to read, in words for an error message."""
-        if self.record_damage:
-            return (
-                f"the embedded {RECORD_ATTACHMENT} cannot be read (damaged: {self.record_damage})"
-            )
-        return f"no embedded {RECORD_ATTACHMENT}: not a govrl document"
+        return _record_problem(self.record_damage)
 
     @property
     def decision(self) -> str | None:
-        """The decision the document was rendered with: Info keywords first, then XMP."""
+        """The decision the document states now: Info keywords first, then XMP."""
         try:
-            info = self.reader.trailer_view["/Info"]
-            found = _KEYWORD_DECISION.search(str(info.get("/Keywords", "")).encode())
-            if found:
-                return found.group(1).decode()
-            found = _XMP_DECISION.search(self.reader.root["/Metadata"].data)
-            return found.group(1).decode() if found else None
-        except (KeyError, AttributeError, TypeError, ValueError):
+            return _decision(_info(self.reader), self.reader.root)
+        except damage_errors():
             return None
+
+    @cached_property
+    def approved(self) -> Facts:
+        """The facts of the revision the earliest signature covers, which a later revision
+        cannot replace; for an unsigned document, the facts of its last revision."""
+        last = self.reader.xrefs.total_revisions - 1
+        try:
+            revision = first_signed_revision(self.reader)
+            return facts_at(self.reader, last if revision is None else revision)
+        except damage_errors():
+            return Facts(
+                last,
+                self.record_json,
+                self.shown_digest,
+                self.kind,
+                self.decision,
+                self.valid_until,
+                None,
+                record_damage=self.record_damage,
+            )
 
     def record(self) -> AssessmentRecord:
         """The embedded record as a model; pydantic's ValidationError when it is not one."""
-        import json
+        return _record_model(self.record_json, self.record_problem, self.name)
 
-        from govrl.record import AssessmentRecord
 
-        if self.record_json is None:
-            raise InputError([Problem(self.record_problem, self.name)])
-        return AssessmentRecord.model_validate(json.loads(self.record_json))
+def _record_problem(damage: str | None) -> str:
+    if damage:
+        return f"the embedded {RECORD_ATTACHMENT} cannot be read (damaged: {damage})"
+    return f"no embedded {RECORD_ATTACHMENT}: not a govrl document"
+
+
+def _record_model(record_json: bytes | None, problem: str, name: str) -> AssessmentRecord:
+    import json
+
+    from govrl.record import AssessmentRecord
+
+    if record_json is None:
+        raise InputError([Problem(problem, name)])
+    return AssessmentRecord.model_validate(json.loads(record_json))
+
+
+def first_signed_revision(reader: PdfFileReader) -> int | None:
+    """The revision the earliest signature covers (0 is the rendered one), if any is signed."""
+    return min((s.signed_revision for s in reader.embedded_signatures), default=None)
+
+
+def facts_at(reader: PdfFileReader, revision: int) -> Facts:
+    """What the document stated in ``revision``, every object resolved in that revision."""
+    view = reader.get_historical_resolver(revision)
+    info = _info(view)
+    record: bytes | None = None
+    damage: str | None = None
+    try:
+        record = _attachment(view, RECORD_ATTACHMENT)
+    except damage_errors() as exc:
+        damage = str(exc) or type(exc).__name__
+    return Facts(
+        revision=revision,
+        record_json=record,
+        digest=_text(info, INFO_DIGEST),
+        kind=_text(info, INFO_KIND),
+        decision=_decision(info, view.root),
+        valid_until=_text(info, INFO_VALID_UNTIL),
+        govrl_version=_text(info, INFO_VERSION),
+        policy=_text(info, INFO_POLICY),
+        policy_digest=_text(info, INFO_POLICY_DIGEST),
+        template=_text(info, INFO_TEMPLATE),
+        record_damage=damage,
+    )
 
 
 def damage_errors() -> tuple[type[BaseException], ...]:
@@ -242,11 +333,29 @@ def open_pdf(path: Path) -> GovrlPdf:
     return read_pdf(data, str(path))
 
 
-def _info(reader: PdfFileReader) -> Any:
-    try:  # indexing dereferences; .get() would hand back the bare reference
-        return reader.trailer_view["/Info"]
+def _info(handler: Any) -> Any:
+    """The Info dictionary as ``handler`` (a reader or one revision of it) sees it."""
+    from pyhanko.pdf_utils import generic
+
+    try:
+        value = handler.trailer_view.raw_get("/Info")
+        # Resolve through the handler: the trailer's own references point at the last revision.
+        if isinstance(value, generic.IndirectObject):
+            value = handler.get_object(value.reference)
     except KeyError:
         return {}
+    return value if isinstance(value, generic.DictionaryObject) else {}
+
+
+def _decision(info: Any, root: Any) -> str | None:
+    try:
+        found = _KEYWORD_DECISION.search(str(info.get("/Keywords", "")).encode())
+        if found:
+            return found.group(1).decode()
+        found = _XMP_DECISION.search(root["/Metadata"].data)
+        return found.group(1).decode() if found else None
+    except (KeyError, AttributeError, TypeError, ValueError):
+        return None
 
 
 def _text(info: Any, key: str) -> str | None:
@@ -254,9 +363,9 @@ def _text(info: Any, key: str) -> str | None:
     return str(value) if value is not None else None
 
 
-def _attachment(reader: PdfFileReader, name: str) -> bytes | None:
-    """The bytes of the embedded file called ``name`` in the current revision, if any."""
-    names = reader.root.get("/Names")
+def _attachment(handler: Any, name: str) -> bytes | None:
+    """The bytes of the embedded file called ``name`` as ``handler`` sees the document."""
+    names = handler.root.get("/Names")
     if names is None or "/EmbeddedFiles" not in names:
         return None
     found: bytes | None = None
@@ -275,7 +384,7 @@ def _attachment(reader: PdfFileReader, name: str) -> bytes | None:
 
 
 def load_revision(path: Path) -> Revision:
-    """A record from YAML, or the record embedded in a govrl PDF (with its signers)."""
+    """A record from YAML, or the record a govrl PDF's signers approved (with their roles)."""
     from govrl.record.files import load_record
     from govrl.review.diff import Revision
 
@@ -283,5 +392,5 @@ def load_revision(path: Path) -> Revision:
     if data[:5] != b"%PDF-":
         return Revision(load_record(path).record, path)
     doc = read_pdf(data, str(path))
-    record = doc.record()
+    record = doc.approved.record(doc.name)
     return Revision(record, path, [role_of(s.field_name) for s in doc.reader.embedded_signatures])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -14,15 +15,20 @@ from govrl.documents.keys import Credentials, common_name
 from govrl.documents.pdffile import (
     FORCED_MARK,
     GovrlPdf,
+    damage_errors,
     open_pdf,
     role_of,
     signature_field,
     signature_reason,
 )
+from govrl.documents.roles import certificate_problems, same_person
 from govrl.errors import EnvironmentFailure, GovrlError, InputError, Problem
 from govrl.record.identity import digest_of
+from govrl.safetext import name_problem, printable
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from govrl.review.checklist import ChecklistLibrary
     from govrl.review.policy import Policy
 
@@ -72,17 +78,53 @@ def signature_fields(doc: GovrlPdf) -> dict[str, bool]:
     }
 
 
+def refuse_certificate(cert: x509.Certificate, role: str, where: str) -> None:
+    """Refuse, past any --force, a certificate that may not fill ``role``'s field, or whose
+    names would not show as they are stored (in the stamp, in a verifier's report)."""
+    problems = certificate_problems(cert, role)
+    for attribute in cert.subject:
+        unsafe = name_problem(str(attribute.value))
+        if unsafe:
+            problems.append(f"its subject name {printable(str(attribute.value))!r} {unsafe}")
+    if problems:
+        raise SigningRefused(
+            f"{where}: refusing to sign as {role!r} with this certificate: " + "; ".join(problems),
+            hint=f"sign with a reviewer certificate issued for {role!r} "
+            f"(`govrl keys new --role {role}`)",
+        )
+
+
+def _earlier_signers(doc: GovrlPdf, cert: x509.Certificate, role: str) -> list[str]:
+    """The roles already signed in ``doc`` by the person ``cert`` belongs to, with how."""
+    found = []
+    try:
+        for embedded in doc.reader.embedded_signatures:
+            other = role_of(embedded.field_name)
+            how = same_person(embedded.signer_cert, cert) if other != role else None
+            if how:
+                found.append(f"{other!r} ({how})")
+    except damage_errors():
+        pass  # a damaged earlier signature is verify's finding, not a reason to sign
+    return found
+
+
 def preflight(
     doc: GovrlPdf,
     role: str,
     policy: Policy,
     library: ChecklistLibrary,
     *,
+    cert: x509.Certificate,
     today: dt.date | None = None,
 ) -> list[str]:
-    """Reasons this signature should not be made; empty when all is in order."""
-    from govrl.review.gate import Verdict, decide
+    """Reasons this signature should not be made; empty when all is in order.
 
+    A certificate that may not fill the role is refused outright, even when forced.
+    """
+    from govrl.review.gate import Verdict, decide
+    from govrl.review.policy import distinct_signers
+
+    refuse_certificate(cert, role, doc.name)
     record_of(doc)  # refuses a record altered after rendering
     fields = signature_fields(doc)
     if fields.get(role):
@@ -102,6 +144,13 @@ def preflight(
         )
     if role not in fields:
         reasons.append(f"the document has no signature field for {role!r}")
+    if distinct_signers(policy.tiers[decision.tier], decision.tier):
+        earlier = _earlier_signers(doc, cert, role)
+        if earlier:
+            reasons.append(
+                f"policy {decision.policy} asks a different person for each role at tier "
+                f"{int(decision.tier)}, and this signer already signed {', '.join(earlier)}"
+            )
     return reasons
 
 
@@ -151,18 +200,27 @@ def sign_pdf(
     force: bool = False,
     timestamper: Any = None,
     today: dt.date | None = None,
+    validation_context: Any = None,
 ) -> SignResult:
-    """Sign ``source`` for ``role`` into ``output``; refuse what the policy does not allow."""
+    """Sign ``source`` for ``role`` into ``output``; refuse what the policy does not allow.
+
+    With a ``validation_context`` (trust.validation_context) the signer's chain is checked
+    against its anchors and embedded with it in the document (PAdES B-LT).
+    """
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.pdf_utils.text import TextBoxStyle
     from pyhanko.sign import fields, signers
     from pyhanko.sign.general import SigningError
     from pyhanko.sign.timestamps.common_utils import TimestampRequestError
     from pyhanko.stamp import TextStampStyle
+    from pyhanko_certvalidator.errors import PathError
+    from pyhanko_certvalidator.errors import ValidationError as CertificateValidationError
 
+    # pyHanko warns on every B-LT signature that it fetches nothing, which is intended here
+    logging.getLogger("pyhanko.sign.signers.pdf_signer").setLevel(logging.ERROR)
     doc = open_pdf(source)
     _, digest = record_of(doc)
-    reasons = preflight(doc, role, policy, library, today=today)
+    reasons = preflight(doc, role, policy, library, cert=creds.cert, today=today)
     if reasons and not force:
         raise SigningRefused(
             f"{source}: refusing to sign as {role!r}: " + "; ".join(reasons),
@@ -179,6 +237,8 @@ def sign_pdf(
         reason=signature_reason(role, digest, reasons),
         name=signer_name,
         use_pades_lta=False,
+        embed_validation_info=validation_context is not None,
+        validation_context=validation_context,
     )
     style = TextStampStyle(
         stamp_text=stamp,
@@ -191,18 +251,33 @@ def sign_pdf(
     new_field = None
     if role not in signature_fields(doc):  # forced: an invisible new field
         new_field = fields.SigFieldSpec(sig_field_name=signature_field(role))
+    try:
+        signer = _signer(creds)
+    except ValueError as exc:  # a certificate name asn1crypto cannot prepare for comparison
+        raise SigningRefused(f"{source}: pyHanko cannot use this certificate: {exc}") from None
     writer = IncrementalPdfFileWriter(io.BytesIO(doc.data), strict=False)
     out = io.BytesIO()
     try:
         signers.PdfSigner(
             meta,
-            signer=_signer(creds),
+            signer=signer,
             timestamper=timestamper,
             stamp_style=style,
             new_field_spec=new_field,
         ).sign_pdf(writer, output=out)
     except SigningError as exc:
-        raise SigningRefused(f"{source}: pyHanko could not sign: {exc}") from None
+        raise SigningRefused(
+            f"{source}: pyHanko could not sign: {exc}",
+            hint="with trust anchors configured, the signer's certificate must chain to one"
+            if validation_context is not None
+            else None,
+        ) from None
+    except (CertificateValidationError, PathError) as exc:  # with anchors: the TSA's chain
+        raise SigningRefused(
+            f"{source}: the timestamp authority's certificate does not chain to the trust "
+            f"anchors ({exc})",
+            hint="add the authority's root certificate to the anchors (--trust)",
+        ) from None
     except TimestampRequestError as exc:
         raise EnvironmentFailure(f"the timestamp authority did not answer: {exc}") from None
     write_atomic(output, out.getvalue())
