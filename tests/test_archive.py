@@ -109,8 +109,32 @@ def signed(
     )
 
 
+# `archive add` signs a checkpoint with the archive key: given here through the environment.
+ARCHIVE_KEY: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def archive_key(pki: Pki) -> dict[str, str]:
+    """An archive key issued by the test CA, as $GOVRL_ARCHIVE_KEY and $GOVRL_ARCHIVE_CERT."""
+    if not ARCHIVE_KEY:
+        key = pki.reviewer("Archive key", "archive")
+        ARCHIVE_KEY.update(
+            GOVRL_ARCHIVE_KEY=str(key.key),
+            GOVRL_ARCHIVE_CERT=str(key.cert),
+            GOVRL_KEY_PASSPHRASE=PASSPHRASE.decode(),
+        )
+    return ARCHIVE_KEY
+
+
+def _signer(key: dict[str, str]) -> Any:
+    from govrl.archive.checkpoint import CheckpointSigner
+
+    cert = Path(key["GOVRL_ARCHIVE_CERT"])
+    return CheckpointSigner.load(Path(key["GOVRL_ARCHIVE_KEY"]), cert, PASSPHRASE)
+
+
 def cli(*args: str | Path) -> Result:
-    return CliRunner().invoke(main, ["archive", *map(str, args)])
+    return CliRunner().invoke(main, ["archive", *map(str, args)], env=ARCHIVE_KEY)
 
 
 @pytest.fixture(scope="session")
@@ -118,7 +142,18 @@ def built_store(signed: Signed, tmp_path_factory: pytest.TempPathFactory) -> Pat
     """Entry 1 ranker 0.3.0, entry 2 the other system, entry 3 ranker 0.4.0."""
     store = tmp_path_factory.mktemp("archive") / "store"
     for pdf in (signed.ranker_03, signed.other, signed.ranker_04):
-        result = cli("add", pdf, "--store", store, "--policy", THREE, "--by", "Ada Byron")
+        result = cli(
+            "add",
+            pdf,
+            "--store",
+            store,
+            "--policy",
+            THREE,
+            "--by",
+            "Ada Byron",
+            "--trust",
+            signed.pki.ca.cert,
+        )
         assert result.exit_code == 0, result.output
     return store
 
@@ -189,7 +224,9 @@ def test_add_keeps_document_and_record_by_content_and_chains_the_entries(
 
 def test_adding_the_same_document_again_adds_nothing(store: Path, signed: Signed) -> None:
     before = (store / "log.jsonl").read_bytes(), (store / "HEAD").read_bytes()
-    result = cli("add", signed.other, "--store", store, "--policy", THREE)
+    result = cli(
+        "add", signed.other, "--store", store, "--policy", THREE, "--trust", signed.pki.ca.cert
+    )
     assert result.exit_code == 0, result.output
     assert "already archived as entry 2" in result.output
     assert ((store / "log.jsonl").read_bytes(), (store / "HEAD").read_bytes()) == before
@@ -197,7 +234,9 @@ def test_adding_the_same_document_again_adds_nothing(store: Path, signed: Signed
 
 def test_a_document_that_fails_verification_is_refused(store: Path, signed: Signed) -> None:
     before = (store / "log.jsonl").read_bytes()
-    result = cli("add", signed.owner_only, "--store", store, "--policy", THREE)
+    result = cli(
+        "add", signed.owner_only, "--store", store, "--policy", THREE, "--trust", signed.pki.ca.cert
+    )
     assert result.exit_code == 1
     assert "required roles not validly signed: domain-expert, independent-validator" in (
         result.output
@@ -207,25 +246,33 @@ def test_a_document_that_fails_verification_is_refused(store: Path, signed: Sign
 
 
 def test_allow_unverified_archives_it_with_its_problems(store: Path, signed: Signed) -> None:
-    args = ("--store", store, "--policy", THREE, "--allow-unverified")
+    args = (
+        "--store",
+        store,
+        "--policy",
+        THREE,
+        "--allow-unverified",
+        "--trust",
+        signed.pki.ca.cert,
+    )
     assert cli("add", signed.owner_only, *args).exit_code == 0
     entry = entries(store)[3]
     assert entry["verification"]["ok"] is False
     assert any("domain-expert" in p for p in entry["verification"]["problems"])
-    code, report = verify_json("--store", store)
+    code, report = verify_json("--store", store, "--trust", signed.pki.ca.cert)
     assert code == 0, report
     assert [w["code"] for w in report["warnings"]] == ["archived-unverified"]
 
 
 @pytest.mark.parametrize("allow", [False, True])
 def test_a_pdf_that_is_not_a_govrl_document_is_refused(
-    tmp_path: Path, plain_pdf: Path, allow: bool
+    tmp_path: Path, plain_pdf: Path, allow: bool, pki: Pki
 ) -> None:
     store = tmp_path / "store"
     text = tmp_path / "notes.pdf"
     text.write_text("just text")
     extra = ["--allow-unverified"] if allow else []
-    result = cli("add", plain_pdf, text, "--store", store, *extra)
+    result = cli("add", plain_pdf, text, "--store", store, *extra, "--trust", pki.ca.cert)
     assert result.exit_code == 1
     assert f"{plain_pdf}: no embedded record.json: not a govrl document" in result.output
     assert "not a PDF file" in result.output
@@ -368,22 +415,24 @@ TAMPERING = {
 
 
 @pytest.mark.parametrize("how", TAMPERING)
-def test_verify_names_every_kind_of_tampering(store: Path, how: str) -> None:
+def test_verify_names_every_kind_of_tampering(store: Path, how: str, signed: Signed) -> None:
     tamper, code, sequence, words = TAMPERING[how]
     file = tamper(store)
-    exit_code, report = verify_json("--store", store)
+    exit_code, report = verify_json("--store", store, "--trust", signed.pki.ca.cert)
     assert exit_code == 1, report
     found = [e for e in report["errors"] if e["code"] == code]
     assert found, report["errors"]
     assert found[0]["file"] == file
     assert found[0]["sequence"] == sequence
     assert words in found[0]["message"]
-    text = cli("verify", "--store", store)
+    text = cli("verify", "--store", store, "--trust", signed.pki.ca.cert)
     assert text.exit_code == 1 and f"error: {file}: " in text.output and "FAILED" in text.output
 
 
 def _rechain(store: Path, kept: list[dict[str, Any]]) -> None:
-    """Rewrite history as an attacker with write access would: log and HEAD agree again."""
+    """Rewrite history as an attacker with write access (and the archive key) would: log,
+    HEAD and the checkpoints agree again."""
+    from govrl.archive import Archive
     from govrl.archive.log import Entry, Head
 
     prev, lines = "sha256:" + "0" * 64, []
@@ -401,9 +450,13 @@ def _rechain(store: Path, kept: list[dict[str, Any]]) -> None:
     for path in (store / "objects").rglob("*"):
         if path.is_file() and path not in named:
             path.unlink()
+    (store / "checkpoints.jsonl").unlink()
+    Archive.at(store).checkpoint(_signer(ARCHIVE_KEY))
 
 
-def test_a_changed_document_under_a_rewritten_chain_fails_its_signatures(store: Path) -> None:
+def test_a_changed_document_under_a_rewritten_chain_fails_its_signatures(
+    store: Path, signed: Signed
+) -> None:
     path = _doc(store, 2)
     changed = _flip_a_byte(path.read_bytes())
     new = object_path(store, sha256(changed))
@@ -413,12 +466,12 @@ def test_a_changed_document_under_a_rewritten_chain_fails_its_signatures(store: 
     found[1]["document"]["digest"] = sha256(changed)
     _rechain(store, found)
     assert cli("verify", "--store", store, "--no-signatures").exit_code == 0
-    code, report = verify_json("--store", store)
+    code, report = verify_json("--store", store, "--trust", signed.pki.ca.cert)
     assert code == 1
     assert {(e["code"], e["sequence"]) for e in report["errors"]} == {("signature", 2)}
 
 
-def test_signatures_are_judged_alike_in_one_process_or_several(store: Path) -> None:
+def test_signatures_are_judged_alike_in_one_process_or_several(store: Path, signed: Signed) -> None:
     _change_object(store)
     path = _doc(store, 2)
     found = entries(store)
@@ -426,8 +479,8 @@ def test_signatures_are_judged_alike_in_one_process_or_several(store: Path) -> N
     object_path(store, found[1]["document"]["digest"]).parent.mkdir(exist_ok=True)
     path.rename(object_path(store, found[1]["document"]["digest"]))
     _rechain(store, found)
-    one = verify_json("--store", store, "--jobs", "1")
-    two = verify_json("--store", store, "--jobs", "2")
+    one = verify_json("--store", store, "--jobs", "1", "--trust", signed.pki.ca.cert)
+    two = verify_json("--store", store, "--jobs", "2", "--trust", signed.pki.ca.cert)
     assert one[0] == two[0] == 1 and one[1]["signatures_checked"] == 3
     assert one[1]["errors"] == two[1]["errors"]
     assert {(e["code"], e["sequence"]) for e in one[1]["errors"]} == {("signature", 2)}
@@ -445,11 +498,15 @@ def test_verify_reads_a_copy_it_cannot_lock(store: Path, monkeypatch: pytest.Mon
     assert code == 0 and report["entries"] == 3, report
 
 
-def test_a_consistently_rewritten_log_fails_against_an_earlier_head(store: Path) -> None:
+def test_a_consistently_rewritten_log_fails_against_an_earlier_head(
+    store: Path, signed: Signed
+) -> None:
     head = json.loads((store / "HEAD").read_text())
     _rechain(store, [e for e in entries(store) if e["sequence"] != 2])
     assert cli("verify", "--store", store, "--no-signatures").exit_code == 0
-    code, report = verify_json("--store", store, "--expect-head", f"3:{head['hash']}")
+    code, report = verify_json(
+        "--store", store, "--expect-head", f"3:{head['hash']}", "--trust", signed.pki.ca.cert
+    )
     assert code == 1
     assert [e["code"] for e in report["errors"]] == ["head-unexpected"]
 
@@ -461,8 +518,8 @@ def test_verify_without_signatures_still_checks_hashes(store: Path) -> None:
     assert [e["code"] for e in report["errors"]] == ["object-changed"]
 
 
-def test_verify_a_folder_that_is_no_archive_is_a_usage_error(tmp_path: Path) -> None:
-    result = cli("verify", "--store", tmp_path)
+def test_verify_a_folder_that_is_no_archive_is_a_usage_error(tmp_path: Path, pki: Pki) -> None:
+    result = cli("verify", "--store", tmp_path, "--trust", pki.ca.cert)
     assert result.exit_code == 2 and "no govrl archive here" in result.output
 
 
@@ -481,6 +538,12 @@ def _policy() -> Any:
     return PolicyFile.load(THREE)
 
 
+def _trust(signed: Signed) -> Any:
+    from govrl.documents.keys import load_certificates
+
+    return load_certificates(signed.pki.ca.cert)
+
+
 def test_an_add_that_crashes_before_its_entry_leaves_a_valid_store(
     store: Path, signed: Signed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -493,16 +556,16 @@ def test_an_add_that_crashes_before_its_entry_leaves_a_valid_store(
     again = tmp_path / "reissued.pdf"
     again.write_bytes(signed.ranker_03.read_bytes() + b"%reissued\n")
     with pytest.raises(KeyboardInterrupt):
-        _archive(store).add(again, policy=_policy())
+        _archive(store).add(again, policy=_policy(), trust=_trust(signed))
     monkeypatch.undo()
     assert len(log_lines(store)) == 3
-    code, report = verify_json("--store", store)
+    code, report = verify_json("--store", store, "--trust", signed.pki.ca.cert)
     assert code == 0, report
     assert {w["code"] for w in report["warnings"]} == {"add-interrupted", "object-unlisted"}
-    result = cli("add", again, "--store", store, "--policy", THREE)
+    result = cli("add", again, "--store", store, "--policy", THREE, "--trust", signed.pki.ca.cert)
     assert result.exit_code == 0 and "archived as entry 4" in result.output
     assert cli("repair", "--store", store).exit_code == 0
-    code, report = verify_json("--store", store)
+    code, report = verify_json("--store", store, "--trust", signed.pki.ca.cert)
     assert code == 0 and report["warnings"] == [], report
 
 
@@ -522,12 +585,20 @@ def test_an_add_that_crashes_before_head_is_completed_by_the_next(
     reissued = tmp_path / "reissued.pdf"
     reissued.write_bytes(signed.ranker_03.read_bytes() + b"%reissued\n")
     with pytest.raises(KeyboardInterrupt):
-        _archive(store).add(reissued, policy=_policy())
+        _archive(store).add(reissued, policy=_policy(), trust=_trust(signed))
     monkeypatch.undo()
     code, report = verify_json("--store", store, "--no-signatures")
     assert code == 0
     assert "head-behind" in {w["code"] for w in report["warnings"]}
-    result = cli("add", signed.owner_only, "--store", store, "--allow-unverified")
+    result = cli(
+        "add",
+        signed.owner_only,
+        "--store",
+        store,
+        "--allow-unverified",
+        "--trust",
+        signed.pki.ca.cert,
+    )
     assert result.exit_code == 0, result.output
     assert "HEAD now records it" in result.output and "archived as entry 5" in result.output
     code, report = verify_json("--store", store, "--no-signatures")
@@ -537,7 +608,15 @@ def test_an_add_that_crashes_before_head_is_completed_by_the_next(
 def test_add_refuses_to_append_after_a_torn_last_line(store: Path, signed: Signed) -> None:
     _tear_last_line(store)
     torn = (store / "log.jsonl").read_bytes()
-    result = cli("add", signed.owner_only, "--store", store, "--allow-unverified")
+    result = cli(
+        "add",
+        signed.owner_only,
+        "--store",
+        store,
+        "--allow-unverified",
+        "--trust",
+        signed.pki.ca.cert,
+    )
     assert result.exit_code == 1
     assert "ends in an incomplete entry" in result.output and "refusing to append" in result.output
     assert (store / "log.jsonl").read_bytes() == torn
@@ -547,12 +626,20 @@ def test_repair_sets_aside_a_torn_line_head_never_recorded(store: Path, signed: 
     # An append that died half-way: entry 4's line is partly written, HEAD still says 3.
     with (store / "log.jsonl").open("ab") as log:
         log.write(b'{"added_at":"2026-')
-    assert verify_json("--store", store)[0] == 1
+    assert verify_json("--store", store, "--trust", signed.pki.ca.cert)[0] == 1
     result = cli("repair", "--store", store)
     assert result.exit_code == 0 and "moved an incomplete last entry" in result.output
     code, report = verify_json("--store", store, "--no-signatures")
     assert code == 0 and report["errors"] == report["warnings"] == []
-    added = cli("add", signed.owner_only, "--store", store, "--allow-unverified")
+    added = cli(
+        "add",
+        signed.owner_only,
+        "--store",
+        store,
+        "--allow-unverified",
+        "--trust",
+        signed.pki.ca.cert,
+    )
     assert "archived as entry 4" in added.output
 
 
@@ -596,13 +683,15 @@ def plain_pdf(tmp_path: Path) -> Path:
     return path
 
 
-def _add_all(store: str, paths: list[str], start: Any) -> None:
+def _add_all(store: str, paths: list[str], start: Any, key: dict[str, str]) -> None:
     from govrl.archive import Archive, PolicyFile
 
-    archive, policy = Archive.at(Path(store)), PolicyFile.load()
+    archive, policy, signer = Archive.at(Path(store)), PolicyFile.load(), _signer(key)
     start.wait()
     for path in paths:
-        archive.add(Path(path), policy=policy, allow_unverified=True, added_by="worker")
+        archive.add(
+            Path(path), policy=policy, allow_unverified=True, added_by="worker", signer=signer
+        )
 
 
 def test_two_processes_adding_at_once_leave_one_valid_chain(
@@ -617,7 +706,7 @@ def test_two_processes_adding_at_once_leave_one_valid_chain(
     context = multiprocessing.get_context("spawn")
     start = context.Event()
     workers = [
-        context.Process(target=_add_all, args=(str(store), half, start))
+        context.Process(target=_add_all, args=(str(store), half, start, ARCHIVE_KEY))
         for half in (paths[:100], paths[100:])
     ]
     for worker in workers:
@@ -748,7 +837,7 @@ BUNDLE_TAMPERING = {
 
 
 @pytest.mark.parametrize("how", BUNDLE_TAMPERING)
-def test_verify_names_tampering_inside_a_bundle(bundle: Path, how: str) -> None:
+def test_verify_names_tampering_inside_a_bundle(bundle: Path, how: str, signed: Signed) -> None:
     change, code, words = BUNDLE_TAMPERING[how]
     name = ""
 
@@ -757,7 +846,7 @@ def test_verify_names_tampering_inside_a_bundle(bundle: Path, how: str) -> None:
         name = change(files)
 
     _rezip(bundle, apply)
-    exit_code, report = verify_json(bundle)
+    exit_code, report = verify_json(bundle, "--trust", signed.pki.ca.cert)
     assert exit_code == 1, report
     found = [e for e in report["errors"] if e["code"] == code and e["file"] == name]
     assert found, report["errors"]
@@ -845,12 +934,29 @@ def test_push_keeps_a_copy_on_the_models_run_that_verifies_on_its_own(
 ) -> None:
     store, (model, _run) = tmp_path / "store", _model_with_a_run(mlflow_server)
     to_server = ("--tracking-uri", mlflow_server.url, "--model", model)
-    assert cli("add", signed.ranker_03, "--store", store, "--policy", THREE).exit_code == 0
+    assert (
+        cli(
+            "add",
+            signed.ranker_03,
+            "--store",
+            store,
+            "--policy",
+            THREE,
+            "--trust",
+            signed.pki.ca.cert,
+        ).exit_code
+        == 0
+    )
     first = cli("push", "--store", store, *to_server, "--json")
     assert first.exit_code == 0, first.output
     assert json.loads(first.output)["objects_uploaded"] == 4  # FORMAT, document, record, policy
     for pdf in (signed.other, signed.ranker_04):
-        assert cli("add", pdf, "--store", store, "--policy", THREE).exit_code == 0
+        assert (
+            cli(
+                "add", pdf, "--store", store, "--policy", THREE, "--trust", signed.pki.ca.cert
+            ).exit_code
+            == 0
+        )
     second = json.loads(cli("push", "--store", store, *to_server, "--json").output)
     # Two documents and two records; the policy is in the copy already.
     assert (second["new_entries"], second["objects_uploaded"], second["entries"]) == (2, 4, 3)
@@ -871,7 +977,19 @@ def test_a_changed_copy_fails_verify_and_is_never_pushed_over(
 
     store, (model, run) = tmp_path / "store", _model_with_a_run(mlflow_server)
     to_server = ("--tracking-uri", mlflow_server.url, "--model", model)
-    assert cli("add", signed.ranker_03, "--store", store, "--policy", THREE).exit_code == 0
+    assert (
+        cli(
+            "add",
+            signed.ranker_03,
+            "--store",
+            store,
+            "--policy",
+            THREE,
+            "--trust",
+            signed.pki.ca.cert,
+        ).exit_code
+        == 0
+    )
     assert cli("push", "--store", store, *to_server).exit_code == 0
     # Someone with write access to the artifact store edits the copy's log.
     forged = tmp_path / "forged" / "log.jsonl"

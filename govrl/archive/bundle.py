@@ -1,4 +1,5 @@
-"""The regulator's bundle: one system's documents, records, log entries and chain, in a zip."""
+"""The regulator's bundle: one system's documents, records, log entries and chain, in a zip,
+with the archive's latest signed checkpoint and the proofs that tie the entries to it."""
 
 from __future__ import annotations
 
@@ -10,9 +11,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from govrl.archive.check import verify_store
+from govrl.archive.checkpoint import Checkpoint
 from govrl.archive.log import LOG, Entry, now_utc
-from govrl.archive.manifest import FORMAT, MANIFEST, README, SUMS, BundleEntry, HeadRef, Manifest
+from govrl.archive.manifest import (
+    CHECKPOINT,
+    FORMAT,
+    MANIFEST,
+    PROOFS,
+    README,
+    SUMS,
+    VERSION,
+    BundleEntry,
+    HeadRef,
+    Manifest,
+    Proofs,
+)
+from govrl.archive.proofs import ProofMismatch, build_proofs
 from govrl.archive.store import Archive, ArchiveDamaged
+from govrl.archive.tree import latest_checkpoint
 from govrl.atomicfile import write_atomic
 from govrl.documents.pdffile import INFO_DIGEST, RECORD_ATTACHMENT
 from govrl.errors import GovrlError
@@ -46,20 +62,49 @@ def export(archive: Archive, system: str, output: Path, *, exported_by: str) -> 
     with archive.storage.locked():
         head, _ = archive.checked_head()
         lines = archive.lines()[: head.sequence]
-    chosen = [
-        (line.raw, line.entry)
+        checkpoint = latest_checkpoint(archive.storage)
+    named = [
+        line.entry.system.id
         for line in lines
         if line.entry is not None and system in (line.entry.system.id, line.entry.system.name)
     ]
-    if not chosen:
+    if not named:
         known = sorted({line.entry.system.id for line in lines if line.entry is not None})
         raise NothingToExport(
             f"{archive.where()}: no archived document for system {system!r}",
             hint="archived systems: " + (", ".join(known) or "none"),
         )
+    system_id = named[0]
+    chosen = [
+        (line.raw, line.entry)
+        for line in lines
+        if line.entry is not None and line.entry.system.id == system_id
+    ]
+    if checkpoint is None or (checkpoint.body.tree_size, checkpoint.body.head) != (
+        head.sequence,
+        head.hash,
+    ):
+        covered = f"covers {checkpoint.body.tree_size}" if checkpoint else "is missing"
+        raise ArchiveDamaged(
+            f"{archive.where()}: not exporting: the latest checkpoint {covered}, the log holds "
+            f"{head.sequence} entries, so the bundle could not prove what it holds",
+            hint="`govrl archive checkpoint --archive-key KEY --archive-cert CERT` writes one",
+        )
+    try:
+        proofs = build_proofs([line.raw for line in lines], system_id, checkpoint)
+    except ProofMismatch as exc:
+        raise ArchiveDamaged(f"{archive.where()}: not exporting: {exc}") from None
     chain = [line.hash for line in lines]
-    system_id = chosen[0][1].system.id
-    data = build_bundle(archive.storage.read, chosen, chain, system_id, exported_by, output.name)
+    data = build_bundle(
+        archive.storage.read,
+        chosen,
+        chain,
+        system_id,
+        exported_by,
+        output.name,
+        checkpoint=checkpoint,
+        proofs=proofs,
+    )
     write_atomic(output, data)
     with zipfile.ZipFile(io.BytesIO(data)) as written:
         count = len(written.namelist())
@@ -73,13 +118,19 @@ def build_bundle(
     system: str,
     exported_by: str,
     file_name: str = "bundle.zip",
+    *,
+    checkpoint: Checkpoint,
+    proofs: Proofs,
 ) -> bytes:
-    """The zip's bytes for these log lines; ``chain`` is every entry's hash up to HEAD."""
+    """The zip's bytes for these log lines; ``chain`` is every entry's hash up to HEAD, which
+    ``checkpoint`` covers and ``proofs`` ties the lines to."""
     files: dict[str, bytes] = {}
     for _, entry in lines:
         for key in entry.object_keys().values():
             files.setdefault(key, read(key))
     files[LOG] = b"".join(raw + b"\n" for raw, _ in lines)
+    files[CHECKPOINT] = checkpoint.encode() + b"\n"
+    files[PROOFS] = proofs.model_dump_json().encode() + b"\n"
     manifest_entries = [
         BundleEntry(
             sequence=e.sequence,
@@ -93,10 +144,12 @@ def build_bundle(
     ]
     head = HeadRef(sequence=len(chain), hash=chain[-1])
     exported_at = now_utc()
-    files[README] = readme(system, [e for _, e in lines], head, exported_at, file_name).encode()
+    files[README] = readme(
+        system, [e for _, e in lines], head, exported_at, file_name, checkpoint
+    ).encode()
     manifest = Manifest(
         format=FORMAT,
-        version=1,
+        version=VERSION,
         system=system,
         exported_at=exported_at,
         exported_by=exported_by,
@@ -113,7 +166,8 @@ def build_bundle(
     stamp = dt.datetime.fromisoformat(exported_at.replace("Z", "+00:00")).timetuple()[:6]
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
-        for name in (README, MANIFEST, SUMS, LOG, *sorted(k for k in files if "/" in k)):
+        fixed = (README, MANIFEST, SUMS, LOG, CHECKPOINT, PROOFS)
+        for name in (*fixed, *sorted(k for k in files if "/" in k)):
             info = zipfile.ZipInfo(name, date_time=stamp)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
@@ -122,7 +176,12 @@ def build_bundle(
 
 
 def readme(
-    system: str, entries: list[Entry], head: HeadRef, exported_at: str, file_name: str
+    system: str,
+    entries: list[Entry],
+    head: HeadRef,
+    exported_at: str,
+    file_name: str,
+    checkpoint: Checkpoint,
 ) -> str:
     """The receiver's instructions, with this bundle's facts filled in."""
     rows = "\n".join(
@@ -143,6 +202,8 @@ def readme(
         rows=rows,
         head_sequence=head.sequence,
         head_hash=head.hash,
+        tree_size=checkpoint.body.tree_size,
+        root_hash=checkpoint.body.root_hash,
         attachment=RECORD_ATTACHMENT,
         digest_key=INFO_DIGEST,
     )
@@ -162,8 +223,13 @@ the policy each was checked against, and the archive log entries for them.
 
 The archive's chain head when this bundle was made: entry {head_sequence},
 {head_hash}
-Ask the organisation for the head it recorded (or published) for that entry
-number; if it matches, the entries in this bundle are the ones it archived.
+checkpoint.json is the archive's signed statement of its Merkle tree of those
+{tree_size} entries, whose root is
+{root_hash}
+Keep it: checking the next bundle against it (--expect-checkpoint below) proves
+that nothing archived by then was removed or rewritten since. proofs.json
+proves that each entry here is in that tree, and that this bundle holds every
+entry of the system up to it.
 
 Files
 -----
@@ -173,18 +239,34 @@ Files
   SHA256SUMS    the same digests in the format `sha256sum -c` reads
   log.jsonl     this system's entries from the archive log, one JSON object per
                 line, exactly as the archive holds them
+  checkpoint.json
+                the archive's checkpoint: tree size, root hash, system index
+                digest, time; signed with the archive key, whose certificate
+                it carries
+  proofs.json   the leaf hash of every entry up to the checkpoint, an inclusion
+                proof (RFC 9162) for each entry here, and the system's row of
+                the checkpoint's system index (its entry count)
   objects/sha256/ab/cdef...
                 documents (PDF), records (JSON) and policies (YAML), each named
                 by the SHA-256 of its content: "ab" + "cdef..." is the digest
 
 Checking with govrl
 -------------------
-  govrl archive verify {bundle} [--trust ORGANISATION-CA.pem]
+  govrl archive verify {bundle} --trust ORGANISATION-CA.pem
+  govrl archive verify {bundle} --trust ORGANISATION-CA.pem \\
+      --expect-checkpoint checkpoint.json-FROM-AN-EARLIER-BUNDLE
 
-It re-hashes every file, checks each entry against the chain and the chain
-against the head, and re-verifies every signature in every PDF (judging
-expiry as of the day each document was archived). It exits 0 when all holds
-and 1 otherwise, naming each file or entry that is wrong.
+It refuses to read any member with an unsafe path or an oversized content,
+checks the checkpoint's signature and every entry's inclusion proof, counts
+the system's entries against the checkpoint, re-hashes every file, checks
+each entry against the chain and the chain against the head, and re-verifies
+every signature in every PDF: each signer's
+certificate must chain to the CA certificate you trust (obtained from the
+organisation by a channel other than this bundle), judged as of the time each
+signature was made, and expiry as of the day each document was archived.
+Without --trust ($GOVRL_TRUST, or a govrl.toml naming [trust] anchors) it
+refuses to judge the signatures. It exits 0 when all holds and 1 otherwise,
+naming each file or entry that is wrong.
 
 Checking by hand
 ----------------
@@ -204,4 +286,7 @@ Checking by hand
 5. The signatures are valid: open each PDF in a PAdES-capable validator (for
    example `pdfsig FILE` from poppler, or Adobe Acrobat) and check every
    signature is valid and covers the document up to its last signature.
+6. The tree, the proofs, the count and the checkpoint's signature: govrl's
+   docs/archive.md ("Checking a bundle by hand") gives a short Python script
+   and the openssl commands that check them.
 """

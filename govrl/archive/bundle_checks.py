@@ -1,13 +1,16 @@
-"""What a bundle's receiver checks: files against the manifest, entries against the chain."""
+"""What a bundle's receiver checks: no member read unsafely, files against the manifest,
+entries against the chain, and (in proofs) the entries against the signed checkpoint."""
 
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from govrl.archive.log import GENESIS, LOG, OBJECTS, Entry, Head, digest_of_key, split_log
-from govrl.archive.manifest import MANIFEST, SUMS, Manifest
+from govrl.archive.log import GENESIS, LOG, OBJECTS, Entry, Head, Line, digest_of_key, split_log
+from govrl.archive.manifest import MANIFEST, SUMS, VERSION, Manifest
+from govrl.archive.proofs import check_proofs
 from govrl.archive.report import (
     ArchiveReport,
     check_expected,
@@ -15,22 +18,34 @@ from govrl.archive.report import (
     line_problem,
     named_by,
 )
-from govrl.archive.storage import CorruptMember, ZipStorage
+from govrl.archive.storage import MAX_INDEX, CorruptMember, ZipStorage
 from govrl.record.identity import digest_of
+
+if TYPE_CHECKING:
+    from govrl.archive.checkpoint import Checkpoint
 
 
 def check_bundle(
-    report: ArchiveReport, storage: ZipStorage, expect_head: Head | None
+    report: ArchiveReport,
+    storage: ZipStorage,
+    expect_head: Head | None,
+    expect_checkpoint: Checkpoint | None = None,
+    trust: tuple[bytes, ...] | None = None,
 ) -> tuple[list[Entry], set[str]]:
-    """Every check but the signatures'; returns the entries and the names found intact."""
+    """Every check but the documents' signatures; returns the entries and the names intact."""
+    for name, why in sorted(storage.refused.items()):
+        report.error("bundle-unsafe", name, why)
     for name, count in sorted(Counter(storage.names).items()):
         if count > 1:
             report.error("bundle-duplicate", name, f"appears {count} times in the zip")
     try:
-        raw_manifest = storage.read(MANIFEST)
+        raw_manifest = storage.read(MANIFEST, MAX_INDEX)
         manifest = Manifest.model_validate_json(raw_manifest)
     except KeyError:
         report.error("bundle-manifest", MANIFEST, "missing: this is not a govrl archive bundle")
+        return [], set()
+    except CorruptMember as exc:
+        report.error("bundle-manifest", MANIFEST, exc.reason)
         return [], set()
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -40,7 +55,18 @@ def check_bundle(
     report.head = Head(manifest.head.sequence, manifest.head.hash)
     intact = _check_files(report, storage, manifest)
     _check_sums(report, storage, manifest, digest_of(raw_manifest))
-    entries = _check_chain(report, storage, manifest)
+    lines = _check_chain(report, storage, manifest)
+    entries = [line.entry for line in lines if line.entry is not None]
+    if manifest.version < VERSION:
+        report.error(
+            "bundle-format",
+            MANIFEST,
+            f"a version {manifest.version} bundle, made before bundles carried a signed "
+            "checkpoint and proofs: it cannot show that it holds all of its system's entries; "
+            "ask for a new export",
+        )
+    else:
+        check_proofs(report, storage, manifest, lines, expect_checkpoint, trust)
     names = set(storage.names)
     for entry in entries:
         for role, key in entry.object_keys().items():
@@ -74,7 +100,7 @@ def _check_files(report: ArchiveReport, storage: ZipStorage, manifest: Manifest)
             report.error("object-changed", name, f"content hashes to {actual}, not to its name")
         else:
             intact.add(name)
-    for name in sorted(set(manifest.files) - set(storage.names)):
+    for name in sorted(set(manifest.files) - set(storage.names) - set(storage.refused)):
         report.error("bundle-missing", name, "listed in manifest.json but not in the zip: removed")
     return intact
 
@@ -84,10 +110,12 @@ def _check_sums(
 ) -> None:
     """SHA256SUMS, for `sha256sum -c`, must say what the manifest says."""
     try:
-        text = storage.read(SUMS).decode("utf-8", "replace")
+        text = storage.read(SUMS, MAX_INDEX).decode("utf-8", "replace")
     except KeyError:
         report.error("bundle-sums", SUMS, "missing")
         return
+    except CorruptMember:
+        return  # reported with the files
     sums: dict[str, str] = {}
     for line in text.splitlines():
         digest, _, name = line.partition("  ")
@@ -103,8 +131,9 @@ def _check_sums(
             )
 
 
-def _check_chain(report: ArchiveReport, storage: ZipStorage, manifest: Manifest) -> list[Entry]:
-    """The bundle's entries are in order and each is the one the archive's chain recorded."""
+def _check_chain(report: ArchiveReport, storage: ZipStorage, manifest: Manifest) -> list[Line]:
+    """The bundle's entries are in order and each is the one the archive's chain recorded;
+    returns the lines that hold entries."""
     chain = manifest.chain
     if len(chain) != manifest.head.sequence or (chain and chain[-1] != manifest.head.hash):
         report.error(
@@ -114,10 +143,10 @@ def _check_chain(report: ArchiveReport, storage: ZipStorage, manifest: Manifest)
             f"(entry {manifest.head.sequence}, {manifest.head.hash})",
         )
     try:
-        lines = split_log(storage.read(LOG))
+        lines = split_log(storage.read(LOG, MAX_INDEX))
     except (KeyError, CorruptMember):
         return []  # reported with the files
-    entries: list[Entry] = []
+    kept: list[Line] = []
     last = 0
     for line in lines:
         if line_problem(report, line):
@@ -152,8 +181,8 @@ def _check_chain(report: ArchiveReport, storage: ZipStorage, manifest: Manifest)
                 "bundle-foreign", LOG, f"entry {seq} is for system {entry.system.id!r}", seq
             )
         last = max(last, seq)
-        entries.append(entry)
-    logged = sorted(e.sequence for e in entries)
+        kept.append(line)
+    logged = sorted(line.entry.sequence for line in kept if line.entry is not None)
     listed = sorted(e.sequence for e in manifest.entries)
     if logged != listed:
         report.error(
@@ -161,7 +190,7 @@ def _check_chain(report: ArchiveReport, storage: ZipStorage, manifest: Manifest)
             MANIFEST,
             f"lists entries {_span(listed)}, but log.jsonl holds entries {_span(logged)}",
         )
-    return entries
+    return kept
 
 
 def _span(numbers: list[int]) -> str:

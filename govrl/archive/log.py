@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 import rfc8785
@@ -26,6 +27,7 @@ OBJECTS = "objects/"
 PENDING = "pending/"
 GENESIS = "sha256:" + "0" * 64
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_HEX = re.compile(r"[0-9a-f]*")
 
 Digest = Annotated[StrictStr, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
 Timestamp = Annotated[StrictStr, Field(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")]
@@ -125,7 +127,7 @@ def digest_of_key(key: str) -> str | None:
 
 
 def _is_hex(text: str) -> bool:
-    return all(c in "0123456789abcdef" for c in text)
+    return _HEX.fullmatch(text) is not None
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,7 @@ class Line:
     entry: Entry | None
     error: str | None
 
-    @property
+    @cached_property
     def hash(self) -> str:
         return digest_of(self.raw)
 
@@ -176,6 +178,10 @@ def parse_line(number: int, raw: bytes, complete: bool = True) -> Line:
         return Line(
             number, raw, False, None, f"incomplete last line ({len(raw)} bytes, no newline)"
         )
+    try:
+        return Line(number, raw, True, Entry.model_validate_json(raw), None)
+    except ValidationError:
+        pass  # parsed again below, for the message
     try:
         data: Any = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -7,9 +7,10 @@ run up to date with the folder, so the signed approvals and their chain sit
 next to the model wherever the organisation keeps its artifacts; `pull`
 fetches the copy so that `archive verify` can check it as it checks a folder.
 
-A push only ever extends the copy. Objects go first, then the log, then HEAD,
-so a push cut short leaves a copy whose newest entries are not yet under its
-HEAD (which verify reports) and which the next push completes. A copy whose log
+A push only ever extends the copy. Objects go first, then the log, then HEAD, then the
+tree's state and its checkpoints, so a push cut short leaves a copy whose newest entries
+are not yet under its HEAD or checkpoint (which verify reports) and which the next push
+completes. A copy whose log
 is not the beginning of the folder's log was changed, or pushed from another
 archive, and is refused.
 """
@@ -21,8 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from govrl.archive.checkpoint import CHECKPOINTS
 from govrl.archive.log import FORMAT_KEY, HEAD, LOG, Head, Line, split_log
 from govrl.archive.store import Archive
+from govrl.archive.tree import TREE
 from govrl.errors import GovrlError
 
 if TYPE_CHECKING:
@@ -80,6 +83,7 @@ def push(archive: Archive, source: MlflowSource, model: ModelRef) -> PushResult:
     run_id = source.source_run(model)
     with storage.locked():  # no add may move the log while it is copied
         log, head = storage.read(LOG), storage.read(HEAD)
+        kept = {key: storage.read(key) for key in (TREE, CHECKPOINTS) if storage.exists(key)}
         remote = _remote_log(source, run_id)
         if not log.startswith(remote):
             raise ReplicaDiverged(
@@ -97,11 +101,12 @@ def push(archive: Archive, source: MlflowSource, model: ModelRef) -> PushResult:
             keys.insert(0, FORMAT_KEY)
         with tempfile.TemporaryDirectory() as tmp:
             files = []
-            for key in [*keys, LOG, HEAD]:
+            for key in [*keys, LOG, HEAD, *kept]:
                 folder, _, name = f"{FOLDER}/{key}".rpartition("/")
                 local = Path(tmp) / key
                 local.parent.mkdir(parents=True, exist_ok=True)
-                local.write_bytes(log if key == LOG else head if key == HEAD else storage.read(key))
+                fixed = {LOG: log, HEAD: head, **kept}
+                local.write_bytes(fixed[key] if key in fixed else storage.read(key))
                 files.append((local, folder))
             source.upload(run_id, files)
     recorded = Head.decode(head)

@@ -7,7 +7,6 @@ from typing import Any, Literal
 
 from govrl.archive.log import GENESIS, LOG, Head, Line
 from govrl.archive.storage import CorruptMember, Storage
-from govrl.record.identity import digest_of
 
 Severity = Literal["error", "warning"]
 
@@ -29,6 +28,24 @@ class Finding:
         return dict(vars(self))
 
 
+@dataclass(frozen=True)
+class CheckpointState:
+    """The checkpoint a check relied on: the latest one, or the bundle's."""
+
+    tree_size: int
+    root_hash: str
+    time: str
+    signed: bool
+    signer: str | None
+    trusted: bool | None
+
+    def describe(self) -> str:
+        if not self.signed:
+            return f"checkpoint {self.tree_size} UNSIGNED"
+        trust = {True: "trusted", False: "NOT TRUSTED", None: "trust not checked"}[self.trusted]
+        return f"checkpoint {self.tree_size} signed by {self.signer} ({trust})"
+
+
 @dataclass
 class ArchiveReport:
     source: str
@@ -38,6 +55,8 @@ class ArchiveReport:
     head: Head | None = None
     signatures_checked: int = 0
     findings: list[Finding] = field(default_factory=list)
+    checkpoint: CheckpointState | None = None
+    consistency: dict[str, Any] | None = None  # the proof from --expect-checkpoint's tree
 
     @property
     def errors(self) -> list[Finding]:
@@ -66,6 +85,8 @@ class ArchiveReport:
             "objects": self.objects,
             "head": {"sequence": self.head.sequence, "hash": self.head.hash} if self.head else None,
             "signatures_checked": self.signatures_checked,
+            "checkpoint": vars(self.checkpoint) if self.checkpoint else None,
+            "consistency": self.consistency,
             "errors": [f.as_dict() for f in self.errors],
             "warnings": [f.as_dict() for f in self.warnings],
         }
@@ -104,7 +125,7 @@ def check_expected(report: ArchiveReport, expected: Head, hashes: dict[int, str]
 def digest_or_trouble(storage: Storage, key: str) -> tuple[str | None, str | None]:
     """The content's digest, or why it could not be read."""
     try:
-        return digest_of(storage.read(key)), None
+        return storage.digest(key), None
     except KeyError:
         return None, "missing"
     except CorruptMember as exc:

@@ -7,8 +7,11 @@ A folder is the archive of record; a zip bundle is read through the same methods
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import stat
 import zipfile
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -18,7 +21,9 @@ from govrl.atomicfile import locked, sync_dir, write_atomic
 from govrl.errors import EnvironmentFailure, InputError, Problem, UsageError
 
 LOCK_KEY = "log.jsonl"
-MAX_MEMBER = 1 << 30  # no archived document comes near; a zip bomb would
+MAX_MEMBER = 256 << 20  # unpacked size of one bundle member: far above any approval's
+MAX_INDEX = 64 << 20  # manifest, log, proofs: parsed in memory, so held tighter
+_CHUNK = 1 << 20
 
 
 class Storage(ABC):
@@ -59,6 +64,10 @@ class Storage(ABC):
             return False
         return True
 
+    def digest(self, key: str) -> str:
+        """``sha256:…`` of the bytes under ``key``; KeyError when there are none."""
+        return "sha256:" + hashlib.sha256(self.read(key)).hexdigest()
+
     def where(self, key: str = "") -> str:
         """A human-readable location for messages."""
         return key
@@ -93,6 +102,18 @@ class DirectoryStorage(Storage):
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    def digest(self, key: str) -> str:
+        hasher = hashlib.sha256()
+        try:
+            with self._path(key).open("rb") as handle:
+                while chunk := handle.read(_CHUNK):
+                    hasher.update(chunk)
+        except (FileNotFoundError, NotADirectoryError):
+            raise KeyError(key) from None
+        except OSError as exc:
+            raise EnvironmentFailure(f"{self._path(key)}: cannot read: {exc.strerror}") from None
+        return "sha256:" + hasher.hexdigest()
 
     def tail(self, key: str, size: int) -> bytes:
         try:
@@ -155,29 +176,58 @@ class DirectoryStorage(Storage):
 
 
 class ZipStorage(Storage):
-    """A bundle, read-only: names are read in place and never extracted."""
+    """A bundle, read-only and read in place: nothing is extracted, and no member is read
+    before its name and unpacked size pass ``refusal``; ``refused`` names those that did not.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
             self._zip = zipfile.ZipFile(path)
-            self.names = [i.filename for i in self._zip.infolist() if not i.is_dir()]
+            members = self._zip.infolist()
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise InputError([Problem(f"not a readable zip bundle: {exc}", str(path))]) from None
+        self.refused = {i.filename: why for i in members if (why := refusal(i)) is not None}
+        self.names = [
+            i.filename for i in members if not i.is_dir() and i.filename not in self.refused
+        ]
 
     def where(self, key: str = "") -> str:
         return f"{self.path}:{key}" if key else str(self.path)
 
-    def read(self, key: str) -> bytes:
+    def _member(self, key: str, limit: int) -> zipfile.ZipInfo:
+        if key in self.refused:
+            raise CorruptMember(key, self.refused[key])
+        info = self._zip.getinfo(key)  # KeyError when absent
+        if info.file_size > limit:
+            raise CorruptMember(
+                key,
+                f"{_size(info.file_size)} unpacked, over the limit of "
+                f"{_size(limit)} for this member: refused, not read",
+            )
+        return info
+
+    def read(self, key: str, limit: int = MAX_MEMBER) -> bytes:
+        """The member's bytes, at most ``limit`` of them (its stated size bounds the read)."""
+        info = self._member(key, limit)
         try:
-            if self._zip.getinfo(key).file_size > MAX_MEMBER:
-                raise CorruptMember(key, f"larger than {MAX_MEMBER >> 20} MiB unpacked")
-            return self._zip.read(key)
-        except KeyError:
-            raise KeyError(key) from None
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            with self._zip.open(info) as member:
+                return member.read()
+        except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError) as exc:
             # A damaged member is reported like a changed one: its bytes are not the bytes listed.
             raise CorruptMember(key, str(exc)) from None
+
+    def digest(self, key: str) -> str:
+        """Hashed as it is unpacked, a megabyte at a time."""
+        info = self._member(key, MAX_MEMBER)
+        hasher = hashlib.sha256()
+        try:
+            with self._zip.open(info) as member:
+                while chunk := member.read(_CHUNK):
+                    hasher.update(chunk)
+        except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError) as exc:
+            raise CorruptMember(key, str(exc)) from None
+        return "sha256:" + hasher.hexdigest()
 
     def exists(self, key: str) -> bool:
         return key in self.names
@@ -196,6 +246,42 @@ class ZipStorage(Storage):
 
     def close(self) -> None:
         self._zip.close()
+
+
+def refusal(info: zipfile.ZipInfo) -> str | None:
+    """Why a bundle member is refused unread: a path that could leave the folder it is
+    unpacked into, a link, encryption, an unexpected compression or too large a size."""
+    name = info.filename
+    parts = (name[:-1] if info.is_dir() else name).split("/")
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        return "an absolute path: refused, not read"
+    if "\\" in name:
+        return "a path with backslashes (a Windows path): refused, not read"
+    if ".." in parts or "\0" in name or "" in parts or "." in parts:
+        return (
+            "a path with a '..', '.' or empty segment (it could point outside the bundle): "
+            "refused, not read"
+        )
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "a symbolic link: refused, not read"
+    if info.flag_bits & 0x1:
+        return "encrypted: refused, not read"
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        return f"compressed with method {info.compress_type} (only stored or deflated): refused"
+    if info.file_size > MAX_MEMBER:
+        return (
+            f"{_size(info.file_size)} unpacked, over the {_size(MAX_MEMBER)} limit for a "
+            f"member ({_size(info.compress_size)} packed): refused, not read"
+        )
+    return None
+
+
+def _size(count: int) -> str:
+    if count >= 1 << 30:
+        return f"{count / (1 << 30):.1f} GiB"
+    if count >= 1 << 20:
+        return f"{count / (1 << 20):.1f} MiB"
+    return f"{count} bytes"
 
 
 class CorruptMember(Exception):

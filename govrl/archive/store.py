@@ -1,7 +1,8 @@
 """Adding signed documents to an archive, and reading its entries back.
 
 Order of writes, all under the archive's lock: an intent naming the objects,
-the objects, the log line (fsync), HEAD (atomic), then the intent is removed.
+the objects, the log line (fsync), HEAD (atomic), tree.json (atomic), a signed
+checkpoint (fsync), then the intent is removed.
 A crash at any point leaves every committed entry intact; see docs/archive.md.
 """
 
@@ -39,6 +40,7 @@ from govrl.archive.log import (
     split_log,
 )
 from govrl.archive.storage import DirectoryStorage, Storage
+from govrl.archive.tree import advance, ensure_checkpoint
 from govrl.documents.pdffile import open_pdf
 from govrl.errors import GovrlError, InputError, Problem, UsageError
 from govrl.record.identity import digest_of
@@ -46,6 +48,7 @@ from govrl.record.identity import digest_of
 if TYPE_CHECKING:
     from cryptography import x509
 
+    from govrl.archive.checkpoint import Checkpoint, CheckpointSigner
     from govrl.review.policy import Policy
 
 STORE_ENV = "GOVRL_ARCHIVE"
@@ -151,6 +154,7 @@ class Archive:
         trust: list[x509.Certificate] | None = None,
         allow_unverified: bool = False,
         added_by: str | None = None,
+        signer: CheckpointSigner | None = None,
     ) -> AddResult:
         """Archive one signed document; a document already archived adds nothing."""
         doc = open_pdf(pdf)
@@ -193,11 +197,16 @@ class Archive:
                 signers=checked.signers,
                 verification=checked.verification,
             )
-            self._commit(entry, objects)
+            notes += self._commit(entry, objects, signer)
         return AddResult(pdf, entry, already=False, notes=notes)
 
-    def _commit(self, entry: Entry, objects: dict[str, bytes]) -> None:
-        """Write objects, then the entry, then HEAD; the caller holds the lock."""
+    def _commit(
+        self, entry: Entry, objects: dict[str, bytes], signer: CheckpointSigner | None
+    ) -> list[str]:
+        """Write objects, the entry, HEAD, then the tree and its checkpoint; under the lock.
+
+        Without a signer the checkpoint is unsigned, and `verify` says so.
+        """
         line = entry.encode()
         intent = f"{PENDING}{uuid.uuid4().hex}.json"
         self.storage.write(
@@ -219,7 +228,20 @@ class Archive:
                 self.storage.write(key, data)
         self.storage.append(LOG, line + b"\n")
         self.storage.write(HEAD, Head(entry.sequence, digest_of(line)).encode())
+        before = Head(entry.sequence - 1, entry.prev)
+        notes = advance(self.storage, before, line, entry.system.id, signer)
         self.storage.remove(intent)
+        return notes
+
+    def checkpoint(
+        self, signer: CheckpointSigner | None, *, unsigned: bool = False
+    ) -> tuple[Checkpoint | None, list[str]]:
+        """The latest checkpoint, after signing one of the whole log if it does not cover it
+        (writing it unsigned only when told to)."""
+        with self.storage.locked():
+            head, notes = self.checked_head()
+            checkpoint, more = ensure_checkpoint(self.storage, head, signer, unsigned=unsigned)
+        return checkpoint, notes + more
 
     def head(self) -> Head | None:
         try:

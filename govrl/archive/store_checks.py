@@ -1,11 +1,14 @@
-"""What is checked in an archive folder: the format, the chain, HEAD and every object."""
+"""What is checked in an archive folder: the format, the chain, HEAD, every object, and the
+tree's state and checkpoints."""
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from govrl.archive.checkpoint import CHECKPOINTS
 from govrl.archive.log import (
     FORMAT_KEY,
     FORMAT_TEXT,
@@ -28,19 +31,33 @@ from govrl.archive.report import (
     named_by,
 )
 from govrl.archive.storage import Storage
+from govrl.archive.tree import TREE
+from govrl.archive.tree_checks import check_tree
 from govrl.errors import EnvironmentFailure, LockTimeout
+
+if TYPE_CHECKING:
+    from govrl.archive.checkpoint import Checkpoint
 
 
 @dataclass(frozen=True)
 class _Snapshot:
     log: bytes
     head: bytes | None
+    tree: bytes | None
+    checkpoints: bytes
     keys: list[str]
     locked: bool
 
 
 def _read_snapshot(storage: Storage, locked: bool) -> _Snapshot:
-    return _Snapshot(_get(storage, LOG) or b"", _get(storage, HEAD), list(storage.keys()), locked)
+    return _Snapshot(
+        _get(storage, LOG) or b"",
+        _get(storage, HEAD),
+        _get(storage, TREE),
+        _get(storage, CHECKPOINTS) or b"",
+        list(storage.keys()),
+        locked,
+    )
 
 
 def _snapshot(storage: Storage) -> _Snapshot:
@@ -55,9 +72,17 @@ def _snapshot(storage: Storage) -> _Snapshot:
 
 
 def check_store(
-    report: ArchiveReport, storage: Storage, expect_head: Head | None
+    report: ArchiveReport,
+    storage: Storage,
+    expect_head: Head | None,
+    expect_checkpoint: Checkpoint | None = None,
+    trust: tuple[bytes, ...] | None = None,
+    all_signatures: bool = True,
 ) -> tuple[list[Entry], set[str]]:
-    """Every check but the signatures'; returns the entries and the objects found intact."""
+    """Every check but the documents' signatures; returns the entries and the objects intact.
+
+    ``trust`` holds the trust anchors as DER, for the checkpoints' signatures.
+    """
     snap = _snapshot(storage)
     fmt = _get(storage, FORMAT_KEY)
     if fmt is not None and fmt != FORMAT_TEXT:
@@ -68,6 +93,7 @@ def check_store(
     report.head = _check_head(report, snap.head, lines)
     if expect_head is not None:
         check_expected(report, expect_head, {i + 1: line.hash for i, line in enumerate(lines)})
+    check_tree(report, lines, snap.tree, snap.checkpoints, trust, expect_checkpoint, all_signatures)
     intents = _intents(report, storage, snap)
     entries = [line.entry for line in lines if line.entry is not None]
     return entries, _check_objects(report, storage, snap.keys, entries, intents)
