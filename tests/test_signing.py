@@ -21,7 +21,7 @@ from tests.support.approvals import (
     sign_in_turn,
     verify,
 )
-from tests.support.pki import PASSPHRASE, Pki, Reviewer, make_pki, timestamp_server
+from tests.support.pki import PASSPHRASE, Pki, Reviewer, make_pki, timestamp_authority
 from tests.support.records import write_record
 
 pytestmark = [pytest.mark.pdf, pytest.mark.slow]
@@ -45,7 +45,7 @@ def test_approval_has_an_empty_field_per_required_role(unsigned_approval: Path) 
 
 
 def test_three_reviewers_sign_and_verify(signed_approval: Path, pki: Pki) -> None:
-    result = verify(signed_approval, "--trust", str(pki.ca.cert), "--json")
+    result = verify(signed_approval, "--json", trust=pki.ca.cert)
     assert result.exit_code == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert [s["role"] for s in report["signatures"]] == ROLES
@@ -59,7 +59,7 @@ def test_signing_order_does_not_matter(
     unsigned_approval: Path, tmp_path: Path, pki: Pki, reviewers: dict[str, Reviewer]
 ) -> None:
     pdf = sign_in_turn(unsigned_approval, tmp_path, pki, reviewers, list(reversed(ROLES)))
-    assert verify(pdf).exit_code == 0
+    assert verify(pdf, trust=pki.ca.cert).exit_code == 0
 
 
 def test_two_reviewers_at_tier_two(
@@ -69,7 +69,7 @@ def test_two_reviewers_at_tier_two(
     pdf = tmp_path / "a.pdf"
     assert render_approval(record, pdf).exit_code == 0
     signed = sign_in_turn(pdf, tmp_path, pki, reviewers, ["owner", "domain-expert"])
-    result = verify(signed)
+    result = verify(signed, trust=pki.ca.cert)
     assert result.exit_code == 0, result.stderr
     assert pdfsig(signed).count("Signature is Valid.") == 2
 
@@ -91,13 +91,15 @@ def test_signing_keeps_pdfa_metadata_and_record(
 def test_timestamped_signature(
     unsigned_approval: Path, tmp_path: Path, pki: Pki, reviewers: dict[str, Reviewer]
 ) -> None:
-    with timestamp_server() as (url, served):
+    with timestamp_authority() as tsa:
         out = tmp_path / "ts.pdf"
-        done = sign(unsigned_approval, out, reviewers["owner"], pki, "--tsa", url)
+        done = sign(unsigned_approval, out, reviewers["owner"], pki, "--tsa", tsa.url)
         assert done.exit_code == 0, done.stderr
-    assert served, "the timestamp authority was never asked"
-    report = json.loads(verify(out, "--json").stdout)
+    assert tsa.served, "the timestamp authority was never asked"
+    tsa_root = tsa.write_cert(tmp_path / "tsa.pem")
+    report = json.loads(verify(out, "--trust", str(tsa_root), "--json", trust=pki.ca.cert).stdout)
     assert report["signatures"][0]["signed_at"]
+    assert report["signatures"][0]["time_proven"] is True
     assert "Signature is Valid." in pdfsig(out)
 
 
@@ -123,8 +125,8 @@ def test_role_the_policy_does_not_ask_for_is_refused_unless_forced(
     assert not out.exists()
     forced = sign(unsigned_approval, out, reviewers["ethics-fairness"], pki, "--force")
     assert forced.exit_code == 0, forced.stderr
-    report = json.loads(verify(out, "--json").stdout)
-    assert any("forced" in w for w in report["warnings"])
+    report = json.loads(verify(out, "--json", trust=pki.ca.cert).stdout)
+    assert any("forced" in p for p in report["problems"])  # a refusal stays one (test_roles.py)
     assert report["signatures"][0]["forced"] is True
 
 
@@ -176,7 +178,7 @@ def test_non_pdf_input(tmp_path: Path, pki: Pki, reviewers: dict[str, Reviewer])
     fake.write_text("just text\n")
     done = sign(fake, tmp_path / "o.pdf", reviewers["owner"], pki)
     assert done.exit_code == 1 and "not a PDF file" in done.stderr
-    checked = verify(fake)
+    checked = verify(fake, trust=pki.ca.cert)
     assert checked.exit_code == 1 and "not a PDF file" in checked.stderr
 
 
@@ -221,14 +223,14 @@ def _incremental(pdf: Path, out: Path, change) -> Path:  # type: ignore[no-untyp
     return out
 
 
-def _expect_failure(pdf: Path, words: str, *extra: str) -> None:
-    result = verify(pdf, *extra)
+def _expect_failure(pdf: Path, words: str, *extra: str, trust: Path | None) -> None:
+    result = verify(pdf, *extra, trust=trust)
     assert result.exit_code == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     assert words in result.stderr, result.stderr
 
 
-def test_flipped_byte_in_signed_revision(signed_approval: Path, tmp_path: Path) -> None:
+def test_flipped_byte_in_signed_revision(signed_approval: Path, tmp_path: Path, pki: Pki) -> None:
     data = bytearray(signed_approval.read_bytes())
     # A byte of the first object's stream: the first revision, covered by every signature.
     where = data.index(b"stream", data.index(b"1 0 obj") if b"1 0 obj" in data else 0) + 40
@@ -236,7 +238,7 @@ def test_flipped_byte_in_signed_revision(signed_approval: Path, tmp_path: Path) 
     data[where] ^= 0x01
     bad = tmp_path / "flipped.pdf"
     bad.write_bytes(bytes(data))
-    _expect_failure(bad, "the signed bytes were changed")
+    _expect_failure(bad, "the signed bytes were changed", trust=pki.ca.cert)
 
 
 def test_a_flipped_byte_anywhere_in_the_signed_revisions_fails_cleanly(
@@ -269,7 +271,7 @@ def test_a_flipped_byte_anywhere_in_the_signed_revisions_fails_cleanly(
     assert start == 0 and second > first
 
 
-def test_update_that_draws_over_the_page(signed_approval: Path, tmp_path: Path) -> None:
+def test_update_that_draws_over_the_page(signed_approval: Path, tmp_path: Path, pki: Pki) -> None:
     from pyhanko.pdf_utils import generic
 
     def draw(writer) -> None:  # type: ignore[no-untyped-def]
@@ -278,10 +280,12 @@ def test_update_that_draws_over_the_page(signed_approval: Path, tmp_path: Path) 
 
     bad = _incremental(signed_approval, tmp_path / "drawn.pdf", draw)
     assert pdfsig(bad).count("Signature is Valid.") == 3  # what a generic viewer says
-    _expect_failure(bad, "changed after it was signed")
+    _expect_failure(bad, "changed after it was signed", trust=pki.ca.cert)
 
 
-def test_update_that_swaps_the_embedded_record(signed_approval: Path, tmp_path: Path) -> None:
+def test_update_that_swaps_the_embedded_record(
+    signed_approval: Path, tmp_path: Path, pki: Pki
+) -> None:
     from pyhanko.pdf_utils import generic
 
     from govrl.documents.pdffile import open_pdf
@@ -301,11 +305,11 @@ def test_update_that_swaps_the_embedded_record(signed_approval: Path, tmp_path: 
 
     bad = _incremental(signed_approval, tmp_path / "swapped.pdf", swap)
     assert pdfsig(bad).count("Signature is Valid.") == 3
-    _expect_failure(bad, "differs from the one the document shows")
+    _expect_failure(bad, "differs from the one the document shows", trust=pki.ca.cert)
 
 
 def test_changed_record_rerendered_under_old_signatures(
-    signed_approval: Path, unsigned_approval: Path, tmp_path: Path
+    signed_approval: Path, unsigned_approval: Path, tmp_path: Path, pki: Pki
 ) -> None:
     record = write_record(tmp_path / "changed.yaml", tier=3, value=45.0, ci_high=46.0)
     rerendered = tmp_path / "rerendered.pdf"
@@ -313,36 +317,40 @@ def test_changed_record_rerendered_under_old_signatures(
     signatures = signed_approval.read_bytes()[len(unsigned_approval.read_bytes()) :]
     spliced = tmp_path / "spliced.pdf"
     spliced.write_bytes(rerendered.read_bytes() + signatures)
-    result = verify(spliced)
+    result = verify(spliced, trust=pki.ca.cert)
     assert result.exit_code == 1 and "Traceback" not in result.stderr
     assert "problem:" in result.stderr or "damaged PDF" in result.stderr
 
 
-def test_removed_signature(signed_approval: Path, unsigned_approval: Path, tmp_path: Path) -> None:
+def test_removed_signature(
+    signed_approval: Path, unsigned_approval: Path, tmp_path: Path, pki: Pki
+) -> None:
     data = signed_approval.read_bytes()
     last = data.rindex(b"%%EOF", 0, len(data) - 10) + len(b"%%EOF")
     truncated = tmp_path / "truncated.pdf"
     truncated.write_bytes(data[: last + 1])
-    _expect_failure(truncated, "required roles not validly signed: independent-validator")
+    _expect_failure(
+        truncated, "required roles not validly signed: independent-validator", trust=pki.ca.cert
+    )
 
 
-def test_expired_approval(signed_approval: Path) -> None:
+def test_expired_approval(signed_approval: Path, pki: Pki) -> None:
     later = (TODAY + dt.timedelta(days=31)).isoformat()
-    _expect_failure(signed_approval, "the approval expired on", "--at", later)
+    _expect_failure(signed_approval, "the approval expired on", "--at", later, trust=pki.ca.cert)
 
 
 def test_missing_required_role(
     unsigned_approval: Path, tmp_path: Path, pki: Pki, reviewers: dict[str, Reviewer]
 ) -> None:
     pdf = sign_in_turn(unsigned_approval, tmp_path, pki, reviewers, ["owner", "domain-expert"])
-    _expect_failure(pdf, "required roles not validly signed: independent-validator")
+    _expect_failure(
+        pdf, "required roles not validly signed: independent-validator", trust=pki.ca.cert
+    )
 
 
 def test_untrusted_certificate(signed_approval: Path, tmp_path: Path) -> None:
     other = make_pki(tmp_path / "other", name="Someone Else CA")
-    _expect_failure(
-        signed_approval, "does not chain to a trusted CA", "--trust", str(other.ca.cert)
-    )
+    _expect_failure(signed_approval, "does not chain to a trusted CA", trust=other.ca.cert)
 
 
 # ---------------------------------------------------------------- the stamp font

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from govrl import __version__
+from govrl.cli.options import echo_text
 from govrl.errors import GovrlError
 
 INTERNAL_ERROR_EXIT = 4  # never 3, so that a bug is not mistaken for a failed environment
@@ -29,7 +30,7 @@ class GovrlGroup(click.Group):
         except GovrlError as exc:
             if verbose:
                 _print_traceback()
-            click.echo(f"error: {exc.diagnostics()}", err=True)
+            echo_text(f"error: {exc.diagnostics()}", err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
@@ -43,7 +44,7 @@ class GovrlGroup(click.Group):
         except Exception as exc:
             if verbose:
                 _print_traceback()
-            click.echo(
+            echo_text(
                 f"internal error, please report: {type(exc).__name__}: {exc}\n"
                 "This is a bug in govrl. Run again with --verbose and report the traceback.",
                 err=True,

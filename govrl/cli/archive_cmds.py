@@ -8,12 +8,27 @@ from typing import TYPE_CHECKING
 
 import click
 
-from govrl.cli.options import EXISTING_FILE, FILE, POLICY, TIMEOUT, TRACKING_URI, echo_json
+from govrl.cli.options import (
+    EXISTING_FILE,
+    FILE,
+    OVERWRITE,
+    POLICY,
+    TIMEOUT,
+    TRACKING_URI,
+    echo_json,
+    echo_line,
+    echo_text,
+    trust_anchors,
+)
+from govrl.cli.sign_cmds import PASSPHRASE_FILE
+from govrl.config import TrustRequest
 
 if TYPE_CHECKING:
     from cryptography import x509
 
     from govrl.archive import Archive, ArchiveReport, Head
+    from govrl.archive.checkpoint import Checkpoint, CheckpointSigner
+    from govrl.documents.trust import Anchors
 
 STORE = click.option(
     "--store",
@@ -24,21 +39,79 @@ STORE = click.option(
     show_envvar=True,
     help="The archive folder.",
 )
-TRUST = click.option(
-    "--trust",
-    type=EXISTING_FILE,
-    multiple=True,
-    help="A trusted CA certificate (repeatable); without one, trust is not checked.",
-)
 JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 BY = click.option("--by", "who", help="Who is acting, for the record (default: user@host).")
 DATE = click.DateTime(["%Y-%m-%d"])
+ARCHIVE_KEY = click.option(
+    "--archive-key",
+    type=EXISTING_FILE,
+    envvar="GOVRL_ARCHIVE_KEY",
+    show_envvar=True,
+    help="The archive key (PEM) that signs the checkpoint; its certificate is for role archive.",
+)
+ARCHIVE_CERT = click.option(
+    "--archive-cert",
+    type=EXISTING_FILE,
+    envvar="GOVRL_ARCHIVE_CERT",
+    show_envvar=True,
+    help="The archive key's certificate (`govrl keys new --role archive`).",
+)
+EXPECT_CHECKPOINT = click.option(
+    "--expect-checkpoint",
+    type=EXISTING_FILE,
+    metavar="FILE",
+    help="A checkpoint kept from earlier (`archive checkpoint`); today's tree must extend it.",
+)
 
 
-def _roots(trust: tuple[Path, ...]) -> list[x509.Certificate] | None:
-    from govrl.documents.keys import load_certificates
+def _signer(
+    key: Path | None,
+    cert: Path | None,
+    passphrase_file: Path | None,
+    roots: list[x509.Certificate] | None,
+) -> CheckpointSigner | None:
+    """The archive key, or None when neither --archive-key nor --archive-cert is given."""
+    from govrl.archive.checkpoint import CheckpointSigner
+    from govrl.cli.sign_cmds import passphrase
+    from govrl.errors import UsageError
 
-    return [cert for path in trust for cert in load_certificates(path)] if trust else None
+    if key is None and cert is None:
+        return None
+    if key is None or cert is None:
+        raise UsageError("give both --archive-key and --archive-cert")
+    return CheckpointSigner.load(key, cert, passphrase(passphrase_file), roots)
+
+
+def _expected(path: Path | None) -> Checkpoint | None:
+    from govrl.archive.checkpoint import read_checkpoint
+
+    return read_checkpoint(path) if path else None
+
+
+def _anchors(trust: TrustRequest, what: str) -> Anchors:
+    from govrl.documents.trust import resolve_anchors
+
+    return resolve_anchors(trust, what=what)
+
+
+def _roots(anchors: Anchors) -> list[x509.Certificate] | None:
+    return list(anchors.certificates) if anchors.checked else None
+
+
+def _trust_said(anchors: Anchors | None) -> str:
+    """Where the verdict's anchors came from, for its line."""
+    if anchors is None:
+        return "signatures not checked"
+    if anchors.checked:
+        return f"trust anchors from {anchors.source}"
+    return f"NOT TRUST-CHECKED ({anchors.source})"
+
+
+def _trust_json(anchors: Anchors | None) -> dict[str, object]:
+    return {
+        "checked": anchors is not None and anchors.checked,
+        "anchors_from": anchors.source if anchors else None,
+    }
 
 
 def _archive(store: Path) -> Archive:
@@ -54,6 +127,8 @@ def archive() -> None:
     Documents and their records are kept by SHA-256 under objects/, and each
     addition is an entry in log.jsonl that names the hash of the entry before
     it; HEAD names the last. `verify` finds any change, loss or reordering.
+    Each add ends with a checkpoint of the log's Merkle tree signed by the
+    archive key; `checkpoint` prints the latest, to keep outside the archive.
     """
 
 
@@ -61,11 +136,20 @@ def archive() -> None:
 @click.argument("pdfs", nargs=-1, required=True, type=EXISTING_FILE)
 @STORE
 @POLICY
-@TRUST
+@trust_anchors
 @click.option(
     "--allow-unverified",
     is_flag=True,
     help="Archive documents that fail verification; the entry records why.",
+)
+@ARCHIVE_KEY
+@ARCHIVE_CERT
+@PASSPHRASE_FILE
+@click.option(
+    "--unsigned-checkpoint",
+    is_flag=True,
+    help="Trials only: without an archive key, write the checkpoint unsigned; "
+    "`verify` then says so, and fails it when judging trust.",
 )
 @BY
 @JSON
@@ -73,52 +157,94 @@ def add(
     pdfs: tuple[Path, ...],
     store: Path,
     policy_path: Path | None,
-    trust: tuple[Path, ...],
+    trust: TrustRequest,
     allow_unverified: bool,
+    archive_key: Path | None,
+    archive_cert: Path | None,
+    passphrase_file: Path | None,
+    unsigned_checkpoint: bool,
     who: str | None,
     as_json: bool,
 ) -> None:
     """Verify and archive signed govrl documents (approvals, model cards).
 
-    A document that is not a govrl document, or whose verification fails, is
-    refused unless --allow-unverified. Adding a document again adds nothing.
-    Exits 1 if any document was refused; the others are still archived.
+    A document that is not a govrl document, or whose verification fails
+    (signers must chain to a trust anchor), is refused unless
+    --allow-unverified. Adding a document again adds nothing. Exits 1 if any
+    document was refused; the others are still archived.
+
+    Each addition ends with a checkpoint of the log's Merkle tree, signed with
+    the archive key (--archive-key, --archive-cert; its passphrase as `sign`
+    takes one). Without a key, add refuses unless --unsigned-checkpoint.
     """
     from govrl.archive import DocumentRefused, PolicyFile
-    from govrl.errors import InputError
+    from govrl.errors import InputError, UsageError
 
+    anchors = _anchors(trust, "`govrl archive add`")
+    roots = _roots(anchors)
+    signer = _signer(archive_key, archive_cert, passphrase_file, roots)
+    if signer is None and not unsigned_checkpoint:
+        raise UsageError(
+            "no archive key: every add ends with a checkpoint signed by the archive key",
+            hint="give --archive-key and --archive-cert (or $GOVRL_ARCHIVE_KEY and "
+            "$GOVRL_ARCHIVE_CERT); make one with `govrl keys new --role archive`; "
+            "--unsigned-checkpoint writes it unsigned, for trials",
+        )
     target = _archive(store)
     policy = PolicyFile.load(policy_path)
-    roots = _roots(trust)
     results, refused = [], []
     for pdf in pdfs:
         try:
             result = target.add(
-                pdf, policy=policy, trust=roots, allow_unverified=allow_unverified, added_by=who
+                pdf,
+                policy=policy,
+                trust=roots,
+                allow_unverified=allow_unverified,
+                added_by=who,
+                signer=signer,
             )
         except (InputError, DocumentRefused) as exc:
             refused.append({"file": str(pdf), "error": exc.diagnostics()})
             if not as_json:
-                click.echo(f"error: {exc.diagnostics()}", err=True)
+                echo_text(f"error: {exc.diagnostics()}", err=True)
             continue
         results.append(result)
         if as_json:
             continue
         entry = result.entry
         for note in result.notes:
-            click.echo(f"note: {note}", err=True)
+            echo_line(f"note: {note}", err=True)
         if result.already:
-            click.echo(f"{pdf}: already archived as entry {entry.sequence}")
+            echo_line(f"{pdf}: already archived as entry {entry.sequence}")
             continue
-        click.echo(
+        echo_line(
             f"{pdf}: archived as entry {entry.sequence} ({entry.system.id} "
             f"{entry.system.version or '?'}, {entry.document.kind or 'document'}, "
-            f"{entry.verdict or 'no verdict'}) {entry.document.digest}"
+            f"{entry.verdict or 'no verdict'}; {_trust_said(anchors)}) {entry.document.digest}"
         )
         for problem in entry.verification.problems:
-            click.echo(f"warning: archived unverified: {problem}", err=True)
+            echo_line(f"warning: archived unverified: {problem}", err=True)
+    checkpoint = None
+    if target.exists():
+        checkpoint, notes = target.checkpoint(signer, unsigned=unsigned_checkpoint)
+        if not as_json:
+            for note in notes:
+                echo_line(f"note: {note}", err=True)
+    if checkpoint is not None and not as_json:
+        signed = f"signed by {signer.name}" if signer else "UNSIGNED (--unsigned-checkpoint)"
+        echo_line(
+            f"checkpoint: {_count(checkpoint.body.tree_size, 'entry', 'entries')}, root "
+            f"{checkpoint.body.root_hash}, {signed}"
+        )
     if as_json:
-        echo_json({"archived": [r.as_dict() for r in results], "refused": refused})
+        echo_json(
+            {
+                "archived": [r.as_dict() for r in results],
+                "refused": refused,
+                "trust": _trust_json(anchors),
+                "checkpoint": checkpoint.model_dump(mode="json") if checkpoint else None,
+            }
+        )
     if refused:
         raise SystemExit(1)
 
@@ -159,7 +285,7 @@ def list_(
         and (until is None or e.added_on <= until.date())
     ]
     if damaged:
-        click.echo(
+        echo_line(
             f"warning: {damaged} log line(s) are damaged and not listed; "
             "run `govrl archive verify`",
             err=True,
@@ -168,16 +294,16 @@ def list_(
         echo_json([e.model_dump(mode="json") for e in chosen])
         return
     if not chosen:
-        click.echo("no archived documents match")
+        echo_line("no archived documents match")
         return
-    click.echo(
+    echo_line(
         f"{'entry':>6}  {'added':10}  {'system':20} {'version':10} {'kind':11} "
         f"{'verdict':22} {'valid until':11} signed by"
     )
     for e in chosen:
         roles = ", ".join(s.role for s in e.signers) or "-"
         flag = "" if e.verification.ok else "  [archived unverified]"
-        click.echo(
+        echo_line(
             f"{e.sequence:>6}  {e.added_at[:10]}  {e.system.id:20} {e.system.version or '?':10} "
             f"{e.document.kind or '?':11} {e.verdict or '?':22} {e.valid_until or '?':11} "
             f"{roles}{flag}"
@@ -202,13 +328,14 @@ def _head(_ctx: click.Context, _param: click.Parameter, value: str | None) -> He
 @click.option(
     "--no-signatures", is_flag=True, help="Skip re-verifying signatures (hashes and chain only)."
 )
-@TRUST
+@trust_anchors
 @click.option(
     "--expect-head",
     callback=_head,
     metavar="SEQ:sha256:HEX",
     help="A head recorded elsewhere earlier; the log must still hold it.",
 )
+@EXPECT_CHECKPOINT
 @click.option(
     "--jobs",
     type=click.IntRange(1, 256),
@@ -233,8 +360,9 @@ def verify(
     target: Path | None,
     store: Path,
     no_signatures: bool,
-    trust: tuple[Path, ...],
+    trust: TrustRequest,
     expect_head: Head | None,
+    expect_checkpoint: Path | None,
     jobs: int | None,
     model: str | None,
     tracking_uri: str | None,
@@ -245,7 +373,11 @@ def verify(
     and every signature.
 
     Reports each changed, missing, unlisted or reordered entry or file, a
-    truncated log and a broken head. Exits 0 when all holds, 1 otherwise.
+    truncated log, a broken head, and a checkpoint the log no longer matches;
+    a bundle must prove that it holds every entry of its system. With
+    --expect-checkpoint, a rollback or rewrite since that checkpoint fails.
+    Re-verifying signatures needs trust anchors (not with --no-signatures).
+    Exits 0 when all holds, 1 otherwise.
     """
     from govrl.archive import verify_bundle, verify_store
     from govrl.errors import UsageError
@@ -253,12 +385,21 @@ def verify(
     explicit = ctx.get_parameter_source("store") is not click.core.ParameterSource.DEFAULT
     if sum((target is not None, explicit, model is not None)) > 1:
         raise UsageError("give one of a bundle, --store or --model")
-    roots = _roots(trust)
+    anchors = None if no_signatures else _anchors(trust, "`govrl archive verify`")
+    roots = _roots(anchors) if anchors else None
+    expected = _expected(expect_checkpoint)
     if model is not None:
-        report = _verify_copy(model, tracking_uri, timeout, no_signatures, roots, expect_head)
+        report = _verify_copy(
+            model, tracking_uri, timeout, no_signatures, roots, expect_head, expected
+        )
     elif target is not None and target.is_file():
         report = verify_bundle(
-            target, signatures=not no_signatures, trust=roots, expect_head=expect_head, jobs=jobs
+            target,
+            signatures=not no_signatures,
+            trust=roots,
+            expect_head=expect_head,
+            expect_checkpoint=expected,
+            jobs=jobs,
         )
     else:
         report = verify_store(
@@ -266,9 +407,10 @@ def verify(
             signatures=not no_signatures,
             trust=roots,
             expect_head=expect_head,
+            expect_checkpoint=expected,
             jobs=jobs,
         )
-    _print_report(report, as_json)
+    _print_report(report, as_json, anchors)
     if not report.ok:
         raise SystemExit(1)
 
@@ -280,6 +422,7 @@ def _verify_copy(
     no_signatures: bool,
     roots: list[x509.Certificate] | None,
     expect_head: Head | None,
+    expected: Checkpoint | None,
 ) -> ArchiveReport:
     import tempfile
 
@@ -295,7 +438,11 @@ def _verify_copy(
     with tempfile.TemporaryDirectory() as tmp:
         run_id, copy = pull(source, ModelRef.parse(model), Path(tmp))
         report = verify_store(
-            copy, signatures=not no_signatures, trust=roots, expect_head=expect_head
+            copy,
+            signatures=not no_signatures,
+            trust=roots,
+            expect_head=expect_head,
+            expect_checkpoint=expected,
         )
     report.source = f"{model} at {source.location}, run {run_id}, {FOLDER}/"
     return report
@@ -330,7 +477,7 @@ def push(store: Path, model: str, tracking_uri: str, timeout: float, as_json: bo
     if as_json:
         echo_json(result.as_dict())
         return
-    click.echo(
+    echo_line(
         f"{archive.where()} -> {source.location} run {result.run_id} ({model}), "
         f"govrl-archive/: {_count(result.new_entries, 'new entry', 'new entries')}, "
         f"{_count(result.objects, 'object')} uploaded; the copy holds "
@@ -342,9 +489,9 @@ def _count(number: int, one: str, many: str | None = None) -> str:
     return f"{number} {one if number == 1 else many or one + 's'}"
 
 
-def _print_report(report: ArchiveReport, as_json: bool) -> None:
+def _print_report(report: ArchiveReport, as_json: bool, anchors: Anchors | None) -> None:
     if as_json:
-        echo_json(report.as_dict())
+        echo_json(report.as_dict() | {"trust": _trust_json(anchors)})
         return
     head = f"head {report.head.sequence} {report.head.hash}" if report.head else "no head"
     signatures = (
@@ -352,26 +499,70 @@ def _print_report(report: ArchiveReport, as_json: bool) -> None:
         if report.signatures_checked
         else ""
     )
-    click.echo(
-        f"{report.source}: {'VERIFIED' if report.ok else 'FAILED'} ({report.kind}, "
+    checkpoint = report.checkpoint.describe() if report.checkpoint else "no checkpoint"
+    verdict = "VERIFIED" if report.ok else "FAILED"
+    if anchors is not None and not anchors.checked:
+        verdict = "NOT TRUST-CHECKED" if report.ok else "FAILED, NOT TRUST-CHECKED"
+    echo_line(
+        f"{report.source}: {verdict} ({report.kind}, "
         f"{_count(report.entries, 'entry', 'entries')}, {_count(report.objects, 'object')}"
-        f"{signatures}; {head})"
+        f"{signatures}; {head}; {checkpoint}; {_trust_said(anchors)})"
     )
     for finding in report.warnings:
-        click.echo(f"warning: {finding}", err=True)
+        echo_line(f"warning: {finding}", err=True)
     for finding in report.errors:
-        click.echo(f"error: {finding}", err=True)
+        echo_line(f"error: {finding}", err=True)
     if report.findings:
-        click.echo(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+        echo_line(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+
+
+@archive.command("checkpoint")
+@STORE
+@ARCHIVE_KEY
+@ARCHIVE_CERT
+@PASSPHRASE_FILE
+@click.option("-o", "--output", type=FILE, help="Also write it to this file.")
+def checkpoint(
+    store: Path,
+    archive_key: Path | None,
+    archive_cert: Path | None,
+    passphrase_file: Path | None,
+    output: Path | None,
+) -> None:
+    """Print the archive's latest checkpoint (one line of JSON), for publishing elsewhere.
+
+    Keep it outside the archive (a release ticket, the regulator's files):
+    `archive verify --expect-checkpoint FILE` later proves the archive still
+    extends it. With the archive key, first signs a checkpoint of the whole
+    log if the latest does not cover it or is unsigned.
+    """
+    from govrl.atomicfile import write_atomic
+    from govrl.errors import UsageError
+
+    target = _archive(store)
+    target.require()
+    signer = _signer(archive_key, archive_cert, passphrase_file, None)
+    latest, notes = target.checkpoint(signer)
+    for note in notes:
+        echo_line(f"note: {note}", err=True)
+    if latest is None:
+        raise UsageError(f"{target.where()}: no checkpoint yet; the archive holds no entries")
+    line = latest.encode().decode("ascii")
+    if output is not None:
+        write_atomic(output, line + "\n")
+    echo_line(line)
 
 
 @archive.command("export")
 @STORE
 @click.option("--system", required=True, help="The system to export (its id or name).")
 @click.option("-o", "--output", type=FILE, required=True, help="The bundle to write (.zip).")
+@OVERWRITE
 @BY
 @JSON
-def export(store: Path, system: str, output: Path, who: str | None, as_json: bool) -> None:
+def export(
+    store: Path, system: str, output: Path, overwrite: bool, who: str | None, as_json: bool
+) -> None:
     """Write one system's documents, records and chained log entries as a bundle for a
     regulator, with a README that explains how to check it.
 
@@ -379,7 +570,9 @@ def export(store: Path, system: str, output: Path, who: str | None, as_json: boo
     """
     from govrl.archive import export as export_bundle
     from govrl.archive.store import default_user
+    from govrl.outputs import check_output
 
+    check_output(output, folders=[store], overwrite=overwrite)
     result = export_bundle(_archive(store), system, output, exported_by=who or default_user())
     if as_json:
         echo_json(
@@ -392,7 +585,7 @@ def export(store: Path, system: str, output: Path, who: str | None, as_json: boo
             }
         )
     else:
-        click.echo(
+        echo_line(
             f"wrote {output}: {result.entries} entries for {result.system}, "
             f"{result.files} files, {result.size} bytes"
         )
@@ -410,9 +603,9 @@ def repair(store: Path) -> None:
     target.require()
     done = target.repair()
     for action in done:
-        click.echo(action)
+        echo_line(action)
     if not done:
-        click.echo("nothing to repair")
+        echo_line("nothing to repair")
 
 
 COMMANDS = [archive]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from govrl.cli.options import CHECKLIST_DIRS, EXISTING_FILE, echo_json, judged_by
+from govrl.cli.options import CHECKLIST_DIRS, EXISTING_FILE, echo_json, echo_text, judged_by
 
 
 @click.group()
@@ -38,7 +38,7 @@ def list_checklists(checklist_dirs: tuple[Path, ...], as_json: bool) -> None:
         echo_json(rows)
         return
     for row in rows:
-        click.echo(
+        echo_text(
             f"{row['id']:24} {row['version']:8} {row['domain'] or 'all domains':22} "
             f"{row['items']:3} items  {row['title']}"
         )
@@ -63,20 +63,18 @@ def show_checklist(
         data["items"] = [i.model_dump(mode="json") for i in items]
         echo_json(data)
         return
-    click.echo(f"{checklist.title} ({checklist.id} {checklist.version})")
+    echo_text(f"{checklist.title} ({checklist.id} {checklist.version})")
     for section in checklist.sections:
         in_section = [i for i in items if i.section == section.id]
         if not in_section:
             continue
-        click.echo(f"\n== {section.title}")
+        echo_text(f"\n== {section.title}")
         for item in in_section:
             severity = item.severity_at(RiskTier(tier)) if tier else item.severity
             tiers = ",".join(str(int(t)) for t in item.tiers)
-            click.echo(f"\n{item.id}  [{severity.value}; tiers {tiers}]")
-            click.echo(
-                textwrap.fill(item.question, 88, initial_indent="  ", subsequent_indent="  ")
-            )
-            click.echo(
+            echo_text(f"\n{item.id}  [{severity.value}; tiers {tiers}]")
+            echo_text(textwrap.fill(item.question, 88, initial_indent="  ", subsequent_indent="  "))
+            echo_text(
                 textwrap.fill(
                     "Evidence: " + item.evidence, 88, initial_indent="  ", subsequent_indent="  "
                 )
@@ -84,7 +82,7 @@ def show_checklist(
             refs = "; ".join(
                 m.label + ("" if m.verified else " (unverified)") for m in item.mappings
             )
-            click.echo(
+            echo_text(
                 textwrap.fill("Maps to: " + refs, 88, initial_indent="  ", subsequent_indent="  ")
             )
 
@@ -109,23 +107,23 @@ def gate(
         echo_json(decision.as_dict())
     else:
         verdict = decision.verdict.value.upper()
-        click.echo(f"{file}: {verdict} (tier {int(decision.tier)}, policy {decision.policy})")
+        echo_text(f"{file}: {verdict} (tier {int(decision.tier)}, policy {decision.policy})")
         for title, lines in (
             ("Blockers", decision.blockers),
             ("Conditions", decision.conditions),
             ("Notes", decision.notes),
         ):
             if lines:
-                click.echo(f"\n{title} ({len(lines)}):")
+                echo_text(f"\n{title} ({len(lines)}):")
                 for line in lines:
-                    click.echo(f"  - {line}")
+                    echo_text(f"  - {line}")
         passed = [g for g in decision.gates if g.status.value == "pass"]
         if passed:
-            click.echo(f"\nGates passed ({len(passed)}):")
+            echo_text(f"\nGates passed ({len(passed)}):")
             for g in passed:
-                click.echo(f"  - {g.reason} [{g.gate}]")
-        click.echo(f"\nSigners required: {', '.join(decision.required_roles)}")
-        click.echo(f"Valid until: {decision.valid_until} if approved on {decision.decided_on}")
+                echo_text(f"  - {g.reason} [{g.gate}]")
+        echo_text(f"\nSigners required: {', '.join(decision.required_roles)}")
+        echo_text(f"Valid until: {decision.valid_until} if approved on {decision.decided_on}")
     if decision.verdict is Verdict.REJECT:
         raise SystemExit(1)
 
@@ -146,24 +144,24 @@ def status(
     if as_json:
         echo_json(report.as_dict())
         return
-    click.echo(f"{file}: {report.answered}/{report.applicable} applicable items answered")
-    click.echo("\nChecklist sections (answered/applicable, open):")
+    echo_text(f"{file}: {report.answered}/{report.applicable} applicable items answered")
+    echo_text("\nChecklist sections (answered/applicable, open):")
     for s in report.sections:
-        click.echo(
+        echo_text(
             f"  {s.checklist:22} {s.title:42} {s.answered:3}/{s.applicable:<3} {s.open:3} open"
         )
-    click.echo("\nFramework coverage (items closed/mapped):")
+    echo_text("\nFramework coverage (items closed/mapped):")
     for c in report.coverage:
         if c.framework.value in ("eu-ai-act", "nist-ai-rmf"):
             mark = "covered" if c.covered else "open"
-            click.echo(f"  {c.framework.value:12} {c.unit:12} {c.closed:3}/{c.total:<3} {mark}")
+            echo_text(f"  {c.framework.value:12} {c.unit:12} {c.closed:3}/{c.total:<3} {mark}")
     decision = report.decision
     counts = f"{len(decision.blockers)} blockers, {len(decision.conditions)} conditions"
-    click.echo(f"\nGate preview: {decision.verdict.value} ({counts})")
+    echo_text(f"\nGate preview: {decision.verdict.value} ({counts})")
     for line in decision.blockers[:10]:
-        click.echo(f"  - {line}")
+        echo_text(f"  - {line}")
     if len(decision.blockers) > 10:
-        click.echo(f"  ... and {len(decision.blockers) - 10} more (govrl gate {file})")
+        echo_text(f"  ... and {len(decision.blockers) - 10} more (govrl gate {file})")
 
 
 COMMANDS = [checklists, gate, status]

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from govrl.cli.options import CHECKLIST_DIRS, EXISTING_FILE, TIMEOUT, TRACKING_URI, echo_json
+from govrl.cli.options import (
+    CHECKLIST_DIRS,
+    EXISTING_FILE,
+    TIMEOUT,
+    TRACKING_URI,
+    echo_json,
+    echo_line,
+    trust_anchors,
+)
+from govrl.config import TrustRequest
 
 if TYPE_CHECKING:
     from govrl.evidence.collect import CollectReport
@@ -46,29 +55,29 @@ def _print(report: CollectReport, as_json: bool) -> None:
         echo_json(report.as_dict())
         return
     runs = f"{len(report.runs)} run{'s' if len(report.runs) != 1 else ''}"
-    click.echo(
+    echo_line(
         f"{report.path}: {report.count('added')} added, {report.count('changed')} changed, "
         f"{report.count('removed')} removed, {report.unchanged} unchanged "
         f"({runs} from {report.source})"
     )
     marks = {"added": "+", "changed": "~", "removed": "-"}
     for change in report.changes:
-        click.echo(f"  {marks[change.kind]} {change.label}")
+        echo_line(f"  {marks[change.kind]} {change.label}")
         for name, old, new in change.fields:
-            click.echo(f"      {name}: {_show(old)} -> {_show(new)}")
+            echo_line(f"      {name}: {_show(old)} -> {_show(new)}")
     for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        echo_line(f"warning: {warning}", err=True)
     if report.unmapped:
         shown = ", ".join(report.unmapped[:8]) + (", ..." if len(report.unmapped) > 8 else "")
-        click.echo(
+        echo_line(
             f"note: {len(report.unmapped)} metric keys are outside the convention and were "
             f"left out: {shown} (add them with --mapping; see docs/collect.md)",
             err=True,
         )
     if report.dry_run:
-        click.echo("dry run: the file was not changed")
+        echo_line("dry run: the file was not changed")
     elif not report.changes:
-        click.echo("nothing changed: the file was left as it was")
+        echo_line("nothing changed: the file was left as it was")
 
 
 def _run(
@@ -188,8 +197,20 @@ def collect_file(
     type=EXISTING_FILE,
     help="A decision from `govrl gate --json` (default: decide now with --policy).",
 )
-@click.option("--pdf", "pdfs", multiple=True, type=EXISTING_FILE, help="A document to attach.")
-@click.option("--policy", "policy_path", type=EXISTING_FILE, help="The policy to decide with.")
+@click.option(
+    "--pdf",
+    "pdfs",
+    multiple=True,
+    type=EXISTING_FILE,
+    help="This record's signed approval or model card to attach (verified first).",
+)
+@click.option(
+    "--policy",
+    "policy_path",
+    type=EXISTING_FILE,
+    help="The policy to decide with and to verify approvals by.",
+)
+@trust_anchors
 @CHECKLIST_DIRS
 @TIMEOUT
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
@@ -200,6 +221,7 @@ def publish(
     decision_json: Path | None,
     pdfs: tuple[Path, ...],
     policy_path: Path | None,
+    trust: TrustRequest,
     checklist_dirs: tuple[Path, ...],
     timeout: float,
     as_json: bool,
@@ -207,11 +229,23 @@ def publish(
     """Write the decision back to MLflow: version tags, and the record and PDFs on its run.
 
     Tags govrl.decision, govrl.record_digest and govrl.valid_until on the model
-    version, after uploading the files under governance/ on its source run.
+    version, after uploading the files under governance/ on its source run. A
+    signed approval given with --pdf must verify against the trust anchors and
+    carry this record, or nothing is written.
     """
     from govrl.evidence import ModelRef, open_source
     from govrl.evidence.publish import publish as publish_decision
 
+    check, anchors = None, None
+    if pdfs:
+        from functools import partial
+
+        from govrl.documents.trust import resolve_anchors
+        from govrl.documents.verification import publication_problems
+        from govrl.review.policy import load_policy
+
+        anchors = resolve_anchors(trust, what="`govrl publish --pdf`")
+        check = partial(publication_problems, policy=load_policy(policy_path), trust=anchors)
     source = open_source(tracking_uri, kind="mlflow", timeout=timeout)
     result = publish_decision(
         file,
@@ -221,19 +255,28 @@ def publish(
         pdfs=pdfs,
         policy_path=policy_path,
         checklist_dirs=checklist_dirs,
+        check_document=check,
     )
+    trust_said = None
+    if anchors is not None:
+        trust_said = {"checked": anchors.checked, "anchors_from": anchors.source}
     if as_json:
-        echo_json(result.as_dict())
+        echo_json(result.as_dict() | {"trust": trust_said})
         return
     receipt = result.receipt
-    click.echo(
+    echo_line(
         f"published {result.verdict} (valid until {result.valid_until}, {result.decided_by}) "
         f"to {receipt.model_name}/{receipt.model_version}, run {receipt.run_id}"
     )
     for key, value in receipt.tags.items():
-        click.echo(f"  tag {key} = {value}")
+        echo_line(f"  tag {key} = {value}")
     for artifact in receipt.artifacts:
-        click.echo(f"  artifact {artifact}")
+        echo_line(f"  artifact {artifact}")
+    if anchors is not None:
+        said = f"trust anchors from {anchors.source}"
+        if not anchors.checked:
+            said = f"NOT TRUST-CHECKED, {anchors.source}"
+        echo_line(f"  documents verified first ({said})")
 
 
 COMMANDS = [collect, publish]

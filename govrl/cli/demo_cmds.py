@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from govrl.cli.options import echo_line, echo_text
+
 
 @click.command()
 @click.option(
@@ -27,13 +29,13 @@ def demo(out: Path) -> None:
     """
     from govrl.demo import run_demo
 
-    result = run_demo(out, click.echo)
+    result = run_demo(out, echo_text)
     click.echo("\nProduced:")
     width = max(len(result.shown(p.path)) for p in result.produced)
     for produced in result.produced:
         suffix = "/" if produced.path.is_dir() else ""
-        click.echo(f"  {result.shown(produced.path) + suffix:<{width + 1}}  {produced.what}")
-    click.echo(
+        echo_line(f"  {result.shown(produced.path) + suffix:<{width + 1}}  {produced.what}")
+    echo_text(
         "\nThe signed approval verifies with:\n"
         f"  govrl verify {result.shown(result.out / 'approval-signed.pdf')} "
         f"--trust {result.shown(result.out / 'keys' / 'ca.cert.pem')} "

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from govrl.cli.options import CHECKLIST_DIRS, EXISTING_FILE, echo_json
+from govrl.cli.options import CHECKLIST_DIRS, EXISTING_FILE, echo_json, echo_line, echo_text
 from govrl.errors import UsageError
 
 USER_VARIABLE = "GOVRL_USER"
@@ -34,17 +34,19 @@ class TerminalPrompter:
             click.echo()
             raise EndOfInput
         if not sys.stdin.isatty():
-            click.echo(line.rstrip("\r\n"))  # a transcript of piped input reads like a session
+            echo_line(line.rstrip("\r\n"))  # a transcript of piped input reads like a session
         return line.rstrip("\r\n")
 
     def say(self, text: str = "", *, emphasis: bool = False) -> None:
         if emphasis:
-            click.secho(text, bold=True)
+            from govrl.safetext import printable
+
+            click.secho(printable(text), bold=True)
         else:
-            click.echo(text)
+            echo_text(text)
 
     def warn(self, text: str) -> None:
-        click.echo(text, err=True)
+        echo_text(text, err=True)
 
 
 def _who(as_name: str | None) -> str:
@@ -75,16 +77,16 @@ def _import(
     library = ChecklistLibrary.discover(library_dirs)
     report = import_answers(file, answers, library, answered_by=who)
     for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        echo_line(f"warning: {warning}", err=True)
     if as_json:
         echo_json(report.as_dict())
         return
     total = len(report.new) + len(report.changed) + len(report.unchanged)
-    click.echo(
+    echo_line(
         f"{answers}: {plural(total, 'answer')}: {len(report.new)} new, "
         f"{len(report.changed)} changed, {len(report.unchanged)} unchanged"
     )
-    click.echo(f"wrote {file}" if report.written else f"{file} left as it was")
+    echo_line(f"wrote {file}" if report.written else f"{file} left as it was")
 
 
 @click.command()

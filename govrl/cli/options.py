@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
+
+from govrl.config import CONFIG_FILE, NO_TRUST_CHECK, TRUST_ENV, TrustRequest
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -16,7 +19,31 @@ EXISTING_FILE = click.Path(path_type=Path, dir_okay=False, exists=True)
 
 
 def echo_json(data: object) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    """The exact data as JSON, with controls json.dumps keeps (C1, bidi) escaped."""
+    from govrl.safetext import json_safe
+
+    click.echo(json_safe(json.dumps(data, indent=2, ensure_ascii=False)))
+
+
+def echo_text(text: str = "", *, err: bool = False, nl: bool = True) -> None:
+    """Print text that holds strings from documents, records or servers, made inert."""
+    from govrl.safetext import printable
+
+    click.echo(printable(text), err=err, nl=nl)
+
+
+def echo_line(text: str, *, err: bool = False) -> None:
+    """Print one line holding such strings; a line break inside them cannot start another."""
+    from govrl.safetext import one_line
+
+    click.echo(one_line(text), err=err)
+
+
+OVERWRITE = click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Let -o replace this command's input or a signed PDF (refused otherwise).",
+)
 
 
 CHECKLIST_DIRS = click.option(
@@ -53,3 +80,27 @@ TRACKING_URI = click.option(
 def judged_by(command: F) -> F:
     """The --policy and --checklists options of every command that judges a record."""
     return POLICY(CHECKLIST_DIRS(command))
+
+
+def trust_anchors(command: F) -> F:
+    """--trust and --no-trust-check, handed to the command as one ``trust`` TrustRequest."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, trust: tuple[Path, ...], no_trust_check: bool, **kwargs: Any) -> Any:
+        return command(*args, trust=TrustRequest(trust, no_trust_check), **kwargs)
+
+    wrapper = click.option(
+        NO_TRUST_CHECK,
+        "no_trust_check",
+        is_flag=True,
+        help="Experiments only: skip the trust check. The verdict says NOT TRUST-CHECKED, "
+        "and a tier-3 approval always fails.",
+    )(wrapper)
+    wrapper = click.option(
+        "--trust",
+        type=EXISTING_FILE,
+        multiple=True,
+        help=f"A CA certificate to trust (repeatable). Else ${TRUST_ENV}, else the [trust] "
+        f"anchors of the nearest {CONFIG_FILE}; with none, the command fails.",
+    )(wrapper)
+    return cast(F, wrapper)

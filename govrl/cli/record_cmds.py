@@ -7,7 +7,15 @@ from pathlib import Path
 
 import click
 
-from govrl.cli.options import CHECKLIST_DIRS, EXISTING_FILE, FILE, echo_json
+from govrl.cli.options import (
+    CHECKLIST_DIRS,
+    EXISTING_FILE,
+    FILE,
+    OVERWRITE,
+    echo_json,
+    echo_line,
+    echo_text,
+)
 from govrl.vocabulary import Autonomy, Domain, RiskTier
 
 
@@ -54,7 +62,7 @@ def init(
         checklists=attachments(library.for_domain(Domain(domain))),
     )
     write_scaffold(output, data, force=force)
-    click.echo(f"wrote {output}: replace every TODO, then run `govrl validate {output}`")
+    echo_line(f"wrote {output}: replace every TODO, then run `govrl validate {output}`")
 
 
 @click.command()
@@ -79,24 +87,27 @@ def validate(files: tuple[Path, ...], as_json: bool, allow_placeholders: bool) -
     else:
         for report in reports:
             if report.ok:
-                click.echo(f"{report.path}: valid  {report.digest}")
+                echo_line(f"{report.path}: valid  {report.digest}")
             else:
                 for problem in report.problems:
-                    click.echo(str(problem), err=True)
-                click.echo(f"{report.path}: invalid ({len(report.problems)} problems)", err=True)
+                    echo_text(str(problem), err=True)
+                echo_line(f"{report.path}: invalid ({len(report.problems)} problems)", err=True)
     if not all(r.ok for r in reports):
         raise SystemExit(1)
 
 
 @click.command()
 @click.option("-o", "--output", type=FILE, help="Write the schema here instead of stdout.")
-def schema(output: Path | None) -> None:
+@OVERWRITE
+def schema(output: Path | None, overwrite: bool) -> None:
     """Print the record's JSON Schema."""
     from govrl.atomicfile import write_atomic
+    from govrl.outputs import check_output
     from govrl.record.schema import record_schema
 
     text = json.dumps(record_schema(), indent=2) + "\n"
     if output:
+        check_output(output, overwrite=overwrite)
         write_atomic(output, text)
     else:
         click.echo(text, nl=False)

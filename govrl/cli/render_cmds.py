@@ -7,7 +7,15 @@ from pathlib import Path
 
 import click
 
-from govrl.cli.options import CHECKLIST_DIRS, EXISTING_FILE, FILE, POLICY, echo_json
+from govrl.cli.options import (
+    CHECKLIST_DIRS,
+    EXISTING_FILE,
+    FILE,
+    OVERWRITE,
+    POLICY,
+    echo_json,
+    echo_line,
+)
 
 KINDS = ("model-card", "approval")
 FORMATS = ("pdf", "html", "md")
@@ -41,6 +49,7 @@ FORMATS = ("pdf", "html", "md")
     help="Your own templates (same names as govrl's shipped templates folder).",
 )
 @CHECKLIST_DIRS
+@OVERWRITE
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 def render(
     file: Path,
@@ -51,6 +60,7 @@ def render(
     on: dt.datetime | None,
     template_dir: Path | None,
     checklist_dirs: tuple[Path, ...],
+    overwrite: bool,
     as_json: bool,
 ) -> None:
     """Render the model card or the deployment approval for a record.
@@ -63,11 +73,13 @@ def render(
     from govrl.documents.render import Format, Kind
     from govrl.documents.render import render as render_document
     from govrl.errors import UsageError
+    from govrl.outputs import check_output
     from govrl.review.rules import load_assessment
 
     to_stdout = str(output) == "-"
     if to_stdout and as_json:
         raise UsageError("--json prints to stdout, so it needs -o FILE rather than -o -")
+    check_output(output, inputs=[file], overwrite=overwrite)
     judged = load_assessment(file, policy_path, checklist_dirs)
     rendered = render_document(
         judged.record,
@@ -83,9 +95,9 @@ def render(
     else:
         write_atomic(output, rendered.content)
     for url in rendered.refused:
-        click.echo(f"warning: refused to fetch {url}", err=True)
+        echo_line(f"warning: refused to fetch {url}", err=True)
     for message in rendered.warnings:
-        click.echo(f"warning: {message}", err=True)
+        echo_line(f"warning: {message}", err=True)
     if as_json:
         echo_json({"output": str(output), **rendered.as_dict()})
     elif not to_stdout:
@@ -95,7 +107,7 @@ def render(
             if rendered.signature_fields
             else ""
         )
-        click.echo(
+        echo_line(
             f"wrote {output} ({kind}, {fmt}{pages}; decision {rendered.verdict}; "
             f"record {rendered.digest}{fields})"
         )

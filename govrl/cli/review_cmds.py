@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from govrl.cli.options import EXISTING_FILE, FILE, echo_json, judged_by
+from govrl.cli.options import (
+    EXISTING_FILE,
+    FILE,
+    OVERWRITE,
+    echo_json,
+    echo_line,
+    echo_text,
+    judged_by,
+)
 from govrl.exports import EXPORTERS, Exporter
 
 
@@ -45,7 +53,7 @@ def diff(
     if as_json or fmt == "json":
         echo_json(result.as_dict())
     else:
-        click.echo(as_markdown(result) if fmt == "md" else as_text(result), nl=False)
+        echo_text(as_markdown(result) if fmt == "md" else as_text(result), nl=False)
 
 
 @click.group()
@@ -58,12 +66,15 @@ def _export_command(exporter: Exporter) -> click.Command:
     @click.option(
         "-o", "--output", type=FILE, required=True, help=f"Where to write {exporter.output}."
     )
-    def run(file: Path, output: Path) -> None:
+    @OVERWRITE
+    def run(file: Path, output: Path, overwrite: bool) -> None:
         from govrl.atomicfile import write_atomic
+        from govrl.outputs import check_output
         from govrl.record.files import load_record
 
+        check_output(output, inputs=[file], overwrite=overwrite)
         write_atomic(output, exporter.write(load_record(file).record))
-        click.echo(f"wrote {output}")
+        echo_line(f"wrote {output}")
 
     return click.command(exporter.name, help=exporter.summary)(run)
 

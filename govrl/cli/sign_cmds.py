@@ -9,7 +9,17 @@ from pathlib import Path
 
 import click
 
-from govrl.cli.options import CHECKLIST_DIRS, EXISTING_FILE, FILE, POLICY, echo_json
+from govrl.cli.options import (
+    CHECKLIST_DIRS,
+    EXISTING_FILE,
+    FILE,
+    OVERWRITE,
+    POLICY,
+    echo_json,
+    echo_line,
+    trust_anchors,
+)
+from govrl.config import TrustRequest
 
 PASSPHRASE_ENV = "GOVRL_KEY_PASSPHRASE"
 PASSPHRASE_FILE = click.option(
@@ -130,7 +140,16 @@ def keys_import(bundle: Path, name: str, out_dir: Path, passphrase_file: Path | 
 @click.option("--role", required=True, help="The role to sign as: the signature field's name.")
 @click.option("-o", "--output", type=FILE, required=True, help="Where to write the signed PDF.")
 @click.option("--tsa", help="URL of an RFC 3161 timestamp authority (PAdES B-T).")
+@click.option(
+    "--trust",
+    "sign_trust",
+    type=EXISTING_FILE,
+    multiple=True,
+    help="A CA certificate the chain must reach (repeatable; else $GOVRL_TRUST, else "
+    "govrl.toml): the chain is then checked and embedded (PAdES B-LT).",
+)
 @click.option("--force", is_flag=True, help="Sign despite a refusal; the signature says so.")
+@OVERWRITE
 @POLICY
 @CHECKLIST_DIRS
 @PASSPHRASE_FILE
@@ -143,7 +162,9 @@ def sign(
     role: str,
     output: Path,
     tsa: str | None,
+    sign_trust: tuple[Path, ...],
     force: bool,
+    overwrite: bool,
     policy_path: Path | None,
     checklist_dirs: tuple[Path, ...],
     passphrase_file: Path | None,
@@ -151,16 +172,20 @@ def sign(
     """Add one reviewer's PAdES signature to an approval, as an incremental update.
 
     Refuses a document whose record fails its gate, or a role the policy does
-    not ask for, unless --force (which the signature then records).
+    not ask for, unless --force (which the signature then records). Refuses,
+    even forced, a certificate not issued for ROLE, a CA's, or one whose key
+    usage does not allow signing; and an -o that is the input or a signed PDF.
     """
     from govrl.documents.keys import check_validity, load_credentials, load_pkcs12
     from govrl.documents.signing import sign_pdf
     from govrl.errors import UsageError
+    from govrl.outputs import check_output
     from govrl.review.checklist import ChecklistLibrary
     from govrl.review.policy import load_policy
 
     if pkcs12 is None and (key_path is None or cert_path is None):
         raise UsageError("give --key and --cert, or --pkcs12")
+    check_output(output, inputs=[pdf], overwrite=overwrite)
     secret = passphrase(passphrase_file)
     if pkcs12 is not None:
         creds = load_pkcs12(pkcs12, secret)
@@ -168,6 +193,7 @@ def sign(
         assert key_path is not None and cert_path is not None
         creds = load_credentials(key_path, cert_path, secret, list(chain))
     check_validity(creds.cert, cert_path or pkcs12)
+    context, embedded = _embedding_context(sign_trust)
     timestamper = None
     if tsa:
         from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
@@ -182,15 +208,32 @@ def sign(
         library=ChecklistLibrary.discover(checklist_dirs),
         force=force,
         timestamper=timestamper,
+        validation_context=context,
     )
-    click.echo(f"signed {output} as {role} ({result.signer}), record {result.digest}")
+    echo_line(f"signed {output} as {role} ({result.signer}), record {result.digest}")
+    echo_line(f"  {embedded}")
     for reason in result.forced_because:
-        click.echo(f"warning: forced past: {reason}", err=True)
+        echo_line(f"warning: forced past: {reason}", err=True)
+
+
+def _embedding_context(flags: tuple[Path, ...]) -> tuple[object, str]:
+    """The validation context whose chain `sign` embeds, if anchors are configured, and
+    what that means for the signature."""
+    from govrl.config import trust_setting
+    from govrl.documents.trust import load_anchors, validation_context
+
+    setting = trust_setting(TrustRequest(flags))
+    if setting is None:
+        return None, "PAdES B-B: no trust anchors configured, so no chain was checked or embedded"
+    anchors = load_anchors(setting)
+    return validation_context(anchors), (
+        f"PAdES B-LT: the chain to trust anchors from {anchors.source} was checked and embedded"
+    )
 
 
 @click.command()
 @click.argument("pdf", type=EXISTING_FILE)
-@click.option("--trust", type=EXISTING_FILE, multiple=True, help="A trusted CA certificate.")
+@trust_anchors
 @POLICY
 @click.option(
     "--at",
@@ -198,43 +241,58 @@ def sign(
     type=click.DateTime(["%Y-%m-%d"]),
     help="Judge expiry as of this date (default: today).",
 )
+@click.option(
+    "--accept-forced",
+    is_flag=True,
+    help="Accept signatures forced past a refusal and a decision other than approve; "
+    "the verdict says so.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def verify(
     pdf: Path,
-    trust: tuple[Path, ...],
+    trust: TrustRequest,
     policy_path: Path | None,
     at_date: dt.datetime | None,
+    accept_forced: bool,
     as_json: bool,
 ) -> None:
     """Check signatures, later changes, the embedded record, required roles and expiry.
 
-    Exits 0 only when every check holds.
+    Each signer's certificate is judged as of the signing time and must chain to a
+    trust anchor. Exits 0 only when every check holds.
     """
-    from govrl.documents.keys import load_certificates
+    from govrl.documents.trust import resolve_anchors
     from govrl.documents.verification import verify_pdf
     from govrl.review.policy import load_policy
 
-    roots = [cert for path in trust for cert in load_certificates(path)] if trust else None
+    anchors = resolve_anchors(trust, what="`govrl verify`")
     today = at_date.date() if at_date else None
-    report = verify_pdf(pdf, policy=load_policy(policy_path), trust=roots, today=today)
+    report = verify_pdf(
+        pdf,
+        policy=load_policy(policy_path),
+        trust=anchors,
+        today=today,
+        accept_forced=accept_forced,
+    )
     if as_json:
         echo_json(report.as_dict())
     else:
-        click.echo(f"{pdf}: {'VERIFIED' if report.ok else 'FAILED'}")
-        click.echo(f"  record {report.record_digest}")
+        where = f"trust anchors from {anchors.source}" if anchors.checked else anchors.source
+        echo_line(f"{pdf}: {report.verdict} ({where})")
+        echo_line(f"  record {report.record_digest}")
         for s in report.signatures:
-            trusted = {None: "trust not checked", True: "trusted", False: "UNTRUSTED"}[s.trusted]
+            trusted = {None: "NOT TRUST-CHECKED", True: "trusted", False: "UNTRUSTED"}[s.trusted]
             state = "intact" if s.intact else "BROKEN"
-            click.echo(
+            echo_line(
                 f"  {s.role:24} {s.signer:28} {s.signed_at or '?':25} {state}, {trusted}, "
-                f"later changes: {s.later_changes}"
+                f"{s.signing_time}, later changes: {s.later_changes}"
             )
-        click.echo(f"  required roles: {', '.join(report.required_roles) or 'none'}")
-        click.echo(f"  valid until: {report.valid_until or 'not stated'}")
+        echo_line(f"  required roles: {', '.join(report.required_roles) or 'none'}")
+        echo_line(f"  valid until: {report.valid_until or 'not stated'}")
         for warning in report.warnings:
-            click.echo(f"warning: {warning}", err=True)
+            echo_line(f"warning: {warning}", err=True)
         for problem in report.problems:
-            click.echo(f"problem: {problem}", err=True)
+            echo_line(f"problem: {problem}", err=True)
     if not report.ok:
         raise SystemExit(1)
 

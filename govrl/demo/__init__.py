@@ -107,7 +107,7 @@ def run_demo(out: Path, say: Callable[[str], None]) -> Demo:
     os.chmod(demo.passphrase, 0o600)
     ca = steps.keys_ca(demo, keys)
     demo.produced.append(
-        Produced(keys, "demo CA, a key and certificate per reviewer, their passphrase")
+        Produced(keys, "demo CA, reviewer and archive keys and certificates, their passphrase")
     )
     reviewers = {
         role: steps.keys_new(demo, f"Demo {role.replace('-', ' ')}", role, keys, ca)
@@ -119,7 +119,14 @@ def run_demo(out: Path, say: Callable[[str], None]) -> Demo:
     for number, role in enumerate(roles, 1):
         target = signing / f"{number}-{role}.pdf"
         steps.sign(
-            demo, current, reviewers[role], role, policy_copy, target, f"{number} of {len(roles)}"
+            demo,
+            current,
+            reviewers[role],
+            role,
+            policy_copy,
+            target,
+            f"{number} of {len(roles)}",
+            ca.cert,
         )
         current = target
     signed = demo.file("approval-signed.pdf", f"the approval signed by {len(roles)} reviewers")
@@ -128,7 +135,8 @@ def run_demo(out: Path, say: Callable[[str], None]) -> Demo:
     steps.verify(demo, signed, ca.cert, policy_copy)
 
     archive = demo.file("archive", "the tamper-evident archive (objects, log, head)")
-    steps.archive_add(demo, signed, archive, policy_copy, ca.cert)
+    archive_key = steps.keys_new(demo, "Demo archive", "archive", keys, ca)
+    steps.archive_add(demo, signed, archive, policy_copy, ca.cert, archive_key)
     steps.archive_verify(demo, archive, ca.cert)
     bundle = demo.file("regulator-bundle.zip", "the self-verifying bundle for a regulator")
     steps.archive_export(demo, archive, full.system.id, bundle)
@@ -151,6 +159,6 @@ def run_demo(out: Path, say: Callable[[str], None]) -> Demo:
         bom,
         "model card with parameters, quantitative analysis, considerations",
     )
-    steps.publish(demo, record, store, gate_file, signed)
+    steps.publish(demo, record, store, gate_file, signed, policy_copy, ca.cert)
     steps.archive_push(demo, archive, store)
     return demo

@@ -179,7 +179,7 @@ def keys_new(demo: Demo, name: str, role: str, folder: Path, ca: KeyFiles) -> Ke
         )
 
     return demo.run(
-        f"create a key for the {role} reviewer",
+        f"create a key for the {role} reviewer" if role != "archive" else "create the archive key",
         *("keys", "new", "--name", name, "--role", role, "-o", folder),
         *("--organisation", DEMO_ORGANISATION, "--ca-key", ca.key, "--ca-cert", ca.cert),
         *_passphrase_option(demo),
@@ -189,26 +189,44 @@ def keys_new(demo: Demo, name: str, role: str, folder: Path, ca: KeyFiles) -> Ke
 
 
 def sign(
-    demo: Demo, pdf: Path, reviewer: KeyFiles, role: str, policy: Path, target: Path, turn: str
+    demo: Demo,
+    pdf: Path,
+    reviewer: KeyFiles,
+    role: str,
+    policy: Path,
+    target: Path,
+    turn: str,
+    trust: Path,
 ) -> SignResult:
-    """Add ``reviewer``'s signature for ``role`` to ``pdf``, into ``target``."""
+    """Add ``reviewer``'s signature for ``role`` to ``pdf``, into ``target``, with the chain to
+    ``trust`` checked and embedded (PAdES B-LT)."""
 
     def action() -> SignResult:
-        from govrl.documents.keys import check_validity, load_credentials
+        from govrl.documents.keys import check_validity, load_certificates, load_credentials
         from govrl.documents.signing import sign_pdf
+        from govrl.documents.trust import validation_context
         from govrl.review.rules import load_rules
 
         creds = load_credentials(reviewer.key, reviewer.cert, _secret(demo), [])
         check_validity(creds.cert, reviewer.cert)
         rules = load_rules(policy)
-        return sign_pdf(pdf, target, creds, role, policy=rules.policy, library=rules.library)
+        context = validation_context(load_certificates(trust))
+        return sign_pdf(
+            pdf,
+            target,
+            creds,
+            role,
+            policy=rules.policy,
+            library=rules.library,
+            validation_context=context,
+        )
 
     return demo.run(
         f"sign the approval as {role}",
         *("sign", pdf, "--key", reviewer.key, "--cert", reviewer.cert, "--role", role),
-        *("--policy", policy, "-o", target, *_passphrase_option(demo)),
+        *("--policy", policy, "--trust", trust, "-o", target, *_passphrase_option(demo)),
         action=action,
-        summary=_says(f"signature {turn}, an incremental update"),
+        summary=_says(f"signature {turn}, an incremental update, its chain embedded"),
     )
 
 
@@ -237,23 +255,29 @@ def verify(demo: Demo, pdf: Path, trust: Path, policy: Path) -> VerifyReport:
     )
 
 
-def archive_add(demo: Demo, pdf: Path, store: Path, policy: Path, trust: Path) -> AddResult:
-    """Verify and archive the signed approval."""
+def archive_add(
+    demo: Demo, pdf: Path, store: Path, policy: Path, trust: Path, archive_key: KeyFiles
+) -> AddResult:
+    """Verify and archive the signed approval; the archive key signs the checkpoint."""
 
     def action() -> AddResult:
         from govrl.archive import Archive, PolicyFile
+        from govrl.archive.checkpoint import CheckpointSigner
         from govrl.documents.keys import load_certificates
 
+        anchors = load_certificates(trust)
+        signer = CheckpointSigner.load(archive_key.key, archive_key.cert, _secret(demo), anchors)
         return Archive.at(store).add(
-            pdf, policy=PolicyFile.load(policy), trust=load_certificates(trust), added_by=ACTOR
+            pdf, policy=PolicyFile.load(policy), trust=anchors, added_by=ACTOR, signer=signer
         )
 
     return demo.run(
         "archive the signed approval",
         *("archive", "add", pdf, "--store", store, "--policy", policy, "--trust", trust),
-        *("--by", ACTOR),
+        *("--archive-key", archive_key.key, "--archive-cert", archive_key.cert),
+        *(*_passphrase_option(demo), "--by", ACTOR),
         action=action,
-        summary=_says("stored by content, chained into the log"),
+        summary=_says("stored by content, chained into the log, checkpoint signed"),
     )
 
 
@@ -315,22 +339,40 @@ def export(demo: Demo, name: str, what: str, record: Path, target: Path, summary
 
 
 def publish(
-    demo: Demo, record: Path, store: SeededStore, decision: Path, pdf: Path
+    demo: Demo,
+    record: Path,
+    store: SeededStore,
+    decision: Path,
+    pdf: Path,
+    policy: Path,
+    trust: Path,
 ) -> PublishResult:
-    """Tag the model version with the decision and log the record and ``pdf`` on its run."""
+    """Verify ``pdf``, then tag the model version with the decision and log the record and
+    ``pdf`` on its run."""
 
     def action() -> PublishResult:
+        from functools import partial
+
+        from govrl.documents.keys import load_certificates
+        from govrl.documents.verification import publication_problems
         from govrl.evidence import ModelRef, open_source
         from govrl.evidence.publish import publish as publish_decision
+        from govrl.review.policy import load_policy
 
+        check = partial(
+            publication_problems, policy=load_policy(policy), trust=load_certificates(trust)
+        )
         source = open_source(store.tracking_uri, kind="mlflow")
         model = ModelRef.parse(store.model_ref)
-        return publish_decision(record, source, model, decision_path=decision, pdfs=(pdf,))
+        return publish_decision(
+            record, source, model, decision_path=decision, pdfs=(pdf,), check_document=check
+        )
 
     return demo.run(
         "write the decision back to MLflow",
         *("publish", record, "--tracking-uri", store.tracking_uri, "--model", store.model_ref),
-        *("--decision-json", decision, "--pdf", pdf, "--json"),
+        *("--decision-json", decision, "--pdf", pdf, "--policy", policy, "--trust", trust),
+        "--json",
         action=action,
         summary=_says("model version tagged; record and approval logged on its run"),
     )

@@ -16,7 +16,8 @@ from govrl.vocabulary import Comparator, Estimator, RiskTier, Severity
 from govrl.yamlio import load, loads
 from govrl.yamlmodel import validate_document
 
-Role = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+ROLE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+Role = Annotated[str, Field(pattern=ROLE_PATTERN)]
 
 
 class OnFail(StrEnum):
@@ -77,6 +78,15 @@ class TierRule(StrictModel):
     )
     signers: list[Role] = Field(min_length=1)
     validity_days: Annotated[StrictInt, Field(ge=1, le=3650)]
+    distinct_signers: StrictBool | None = Field(
+        default=None,
+        description="each required role signed by a different person (certificate subject "
+        "and key); default: true at tier 3, false below",
+    )
+    require_timestamp: StrictBool = Field(
+        default=False,
+        description="each signature needs an RFC 3161 timestamp from a trusted authority",
+    )
 
     @model_validator(mode="after")
     def _disjoint(self) -> TierRule:
@@ -88,6 +98,11 @@ class TierRule(StrictModel):
                 {"both": ", ".join(sorted(s.value for s in both)), "field": "conditions"},
             )
         return self
+
+
+def distinct_signers(rule: TierRule, tier: RiskTier) -> bool:
+    """Whether ``rule`` asks a different person for each role; by default only at tier 3."""
+    return tier == RiskTier.HIGH if rule.distinct_signers is None else rule.distinct_signers
 
 
 class Policy(StrictModel):

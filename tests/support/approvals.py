@@ -44,5 +44,7 @@ def sign_in_turn(
     return current
 
 
-def verify(pdf: Path, *extra: str, policy: Path = THREE) -> Result:
-    return govrl("verify", pdf, "--policy", policy, *extra)
+def verify(pdf: Path, *extra: str, trust: Path | None, policy: Path = THREE) -> Result:
+    """`govrl verify` with ``trust`` as a trust anchor (None: only what ``extra`` gives)."""
+    anchors = ("--trust", trust) if trust is not None else ()
+    return govrl("verify", pdf, "--policy", policy, *anchors, *extra)
