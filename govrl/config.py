@@ -1,12 +1,17 @@
-"""Where trust anchors come from: --trust, $GOVRL_TRUST, or a committed govrl.toml.
+"""Where trust anchors and pinned policies come from: flags, $GOVRL_TRUST, or a committed
+govrl.toml.
 
 A team commits one ``govrl.toml`` at the top of its repository::
 
     [trust]
     anchors = ["keys/org-ca.cert.pem"]
 
-Paths in it are relative to the file. The first of flag, environment and file
-that names anchors wins; the lower ones are not read.
+    [policy]
+    pinned = ["policies/release.yaml"]
+
+Paths in it are relative to the file. For anchors, the first of flag,
+environment and file that names any wins; for pinned policies, the flag
+(`archive verify --policy`) wins over the file. The lower ones are not read.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ CONFIG_FILE = "govrl.toml"
 TRUST_ENV = "GOVRL_TRUST"
 NO_TRUST_CHECK = "--no-trust-check"
 MAX_CONFIG_BYTES = 64 * 1024
-_TRUST_KEYS = {"anchors"}
+_TABLES = {"trust": {"anchors"}, "policy": {"pinned"}}
 
 HOW_TO_TRUST = (
     "configure the CA certificates you trust, in one of these ways:\n"
@@ -68,6 +73,14 @@ class TrustSetting:
 NOT_CHECKED = TrustSetting((), NO_TRUST_CHECK)
 
 
+@dataclass(frozen=True)
+class PinnedSetting:
+    """The policy files an organisation pins, and where they were configured."""
+
+    paths: tuple[Path, ...]
+    source: str
+
+
 def find_config(start: Path) -> Path | None:
     """The nearest govrl.toml at or above ``start``, not above a repository's top folder."""
     folder = start.resolve()
@@ -87,8 +100,8 @@ def _line_of(text: str, needle: str) -> int | None:
     return None
 
 
-def load_trust_config(path: Path) -> TrustSetting | None:
-    """The anchors a govrl.toml names, each checked to exist; None when it names none."""
+def _read_config(path: Path) -> tuple[dict[str, object], str]:
+    """govrl.toml's tables and text, every table and key checked to be one govrl knows."""
     where = str(path)
     try:
         raw = path.read_bytes()
@@ -108,57 +121,96 @@ def load_trust_config(path: Path) -> TrustSetting | None:
             line = max(1, len(text.splitlines()))
         message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
         raise ConfigError([Problem(f"not valid TOML: {message}", where, line)]) from None
+    known = ", ".join(sorted(_TABLES))
     for key in data:
-        if key != "trust":
+        if key not in _TABLES:
             raise ConfigError(
                 [
                     Problem(
-                        f"unknown table or key {key!r} (known: trust)", where, _line_of(text, key)
+                        f"unknown table or key {key!r} (known: {known})",
+                        where,
+                        _line_of(text, key),
                     )
                 ]
             )
-    trust = data.get("trust")
-    if trust is None:
-        return None
-    if not isinstance(trust, dict):
-        raise ConfigError([Problem("must be a table: [trust]", where, _line_of(text, "trust"))])
-    for key in trust:
-        if key not in _TRUST_KEYS:
+    for table, keys in _TABLES.items():
+        values = data.get(table)
+        if values is None:
+            continue
+        if not isinstance(values, dict):
             raise ConfigError(
-                [
-                    Problem(
-                        "unknown key (known: anchors)", where, _line_of(text, key), f"trust.{key}"
-                    )
-                ]
+                [Problem(f"must be a table: [{table}]", where, _line_of(text, table))]
             )
-    anchors = trust.get("anchors", [])
-    if not isinstance(anchors, list) or not all(isinstance(a, str) and a for a in anchors):
+        for key in values:
+            if key not in keys:
+                raise ConfigError(
+                    [
+                        Problem(
+                            f"unknown key (known: {', '.join(sorted(keys))})",
+                            where,
+                            _line_of(text, key),
+                            f"{table}.{key}",
+                        )
+                    ]
+                )
+    return data, text
+
+
+def _config_files(path: Path, table: str, key: str, what: str) -> tuple[Path, ...]:
+    """The files ``[table] key`` lists, relative to govrl.toml, each checked to exist."""
+    where = str(path)
+    data, text = _read_config(path)
+    values = data.get(table)
+    listed = values.get(key, []) if isinstance(values, dict) else []
+    if not isinstance(listed, list) or not all(isinstance(a, str) and a for a in listed):
         raise ConfigError(
             [
                 Problem(
-                    "must be a list of certificate file paths",
+                    f"must be a list of {what} file paths",
                     where,
-                    _line_of(text, "anchors"),
-                    "trust.anchors",
+                    _line_of(text, key),
+                    f"{table}.{key}",
                 )
             ]
         )
     paths = []
-    for n, anchor in enumerate(anchors):
-        resolved = (path.parent / anchor).resolve()
+    for n, name in enumerate(listed):
+        resolved = (path.parent / name).resolve()
         if not resolved.is_file():
             raise ConfigError(
                 [
                     Problem(
-                        f"no such certificate file: {resolved}",
+                        f"no such {what} file: {resolved}",
                         where,
-                        _line_of(text, anchor),
-                        f"trust.anchors[{n}]",
+                        _line_of(text, name),
+                        f"{table}.{key}[{n}]",
                     )
                 ]
             )
         paths.append(resolved)
-    return TrustSetting(tuple(paths), f"{path}") if paths else None
+    return tuple(paths)
+
+
+def load_trust_config(path: Path) -> TrustSetting | None:
+    """The anchors a govrl.toml names, each checked to exist; None when it names none."""
+    paths = _config_files(path, "trust", "anchors", "certificate")
+    return TrustSetting(paths, f"{path}") if paths else None
+
+
+def load_pinned_config(path: Path) -> PinnedSetting | None:
+    """The policy files a govrl.toml pins, each checked to exist; None when it pins none."""
+    paths = _config_files(path, "policy", "pinned", "policy")
+    return PinnedSetting(paths, f"{path} [policy] pinned") if paths else None
+
+
+def pinned_setting(
+    flags: tuple[Path, ...] = (), *, cwd: Path | None = None
+) -> PinnedSetting | None:
+    """The pinned policy files from flags, else from govrl.toml; None when neither pins any."""
+    if flags:
+        return PinnedSetting(flags, "--policy " + ", ".join(map(str, flags)))
+    config = find_config(cwd or Path.cwd())
+    return load_pinned_config(config) if config is not None else None
 
 
 def _from_environment(value: str, cwd: Path) -> TrustSetting | None:

@@ -268,17 +268,22 @@ def loads(text: str, source: str = "<string>") -> Document:
     return Document(builder.root, builder.lines, source)
 
 
-def load(path: Path) -> Document:
-    """Read and parse ``path``, refusing oversized files before reading them whole."""
+def read_bounded(path: Path) -> bytes:
+    """The bytes of ``path``, refusing an oversized file before reading it whole."""
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
             raise InputError(
                 [Problem(f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB", str(path))]
             )
-        raw = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise InputError([Problem(f"cannot read: {exc.strerror}", str(path))]) from None
+
+
+def load(path: Path) -> Document:
+    """Read and parse ``path``, refusing oversized files before reading them whole."""
+    raw = read_bounded(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

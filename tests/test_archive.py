@@ -260,8 +260,8 @@ def test_allow_unverified_archives_it_with_its_problems(store: Path, signed: Sig
     assert entry["verification"]["ok"] is False
     assert any("domain-expert" in p for p in entry["verification"]["problems"])
     code, report = verify_json("--store", store, "--trust", signed.pki.ca.cert)
-    assert code == 0, report
-    assert [w["code"] for w in report["warnings"]] == ["archived-unverified"]
+    assert code == 1 and report["archive"]["ok"] and not report["documents"]["ok"], report
+    assert [e["code"] for e in report["errors"]] == ["archived-unverified"]
 
 
 @pytest.mark.parametrize("allow", [False, True])
@@ -595,6 +595,8 @@ def test_an_add_that_crashes_before_head_is_completed_by_the_next(
         signed.owner_only,
         "--store",
         store,
+        "--policy",
+        THREE,
         "--allow-unverified",
         "--trust",
         signed.pki.ca.cert,
@@ -613,6 +615,8 @@ def test_add_refuses_to_append_after_a_torn_last_line(store: Path, signed: Signe
         signed.owner_only,
         "--store",
         store,
+        "--policy",
+        THREE,
         "--allow-unverified",
         "--trust",
         signed.pki.ca.cert,
@@ -636,6 +640,8 @@ def test_repair_sets_aside_a_torn_line_head_never_recorded(store: Path, signed: 
         signed.owner_only,
         "--store",
         store,
+        "--policy",
+        THREE,
         "--allow-unverified",
         "--trust",
         signed.pki.ca.cert,

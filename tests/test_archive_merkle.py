@@ -838,9 +838,10 @@ def test_the_regulators_two_commands_on_signed_approvals(
     system = json.loads(lines_of(store)[0])["system"]["id"]
     bundle = export(store, system, tmp_path / "bundle.zip")
     trust = ("--trust", archive_keys.ca)
+    # Entry 2 was archived unverified: the bundle holds, its documents fail until it is withdrawn.
     plain = cli("verify", bundle, *trust)
-    assert plain.exit_code == 0, plain.output
+    assert plain.exit_code == 1 and "  archive: INTACT AND COMPLETE" in plain.output, plain.output
     assert "checkpoint 2 signed by Merkle archive key (trusted)" in plain.output
     against = cli("verify", bundle, *trust, "--expect-checkpoint", kept)
-    assert against.exit_code == 0, against.output
-    assert "VERIFIED (bundle, 2 entries" in against.output
+    assert against.exit_code == 1 and "  archive: INTACT AND COMPLETE" in against.output
+    assert "FAILED (bundle, 2 entries" in against.output

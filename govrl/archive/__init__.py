@@ -9,6 +9,7 @@ the folder on the model's MLflow run.
 from govrl.archive.bundle import ExportResult, export
 from govrl.archive.check import verify_bundle, verify_store
 from govrl.archive.log import Entry, Head
+from govrl.archive.policies import Pins, PolicyFile, PolicyRefused
 from govrl.archive.report import ArchiveReport, Finding
 from govrl.archive.storage import DirectoryStorage, Storage, ZipStorage
 from govrl.archive.store import (
@@ -18,7 +19,6 @@ from govrl.archive.store import (
     Archive,
     ArchiveDamaged,
     DocumentRefused,
-    PolicyFile,
 )
 
 __all__ = [
@@ -34,7 +34,9 @@ __all__ = [
     "ExportResult",
     "Finding",
     "Head",
+    "Pins",
     "PolicyFile",
+    "PolicyRefused",
     "Storage",
     "ZipStorage",
     "export",

@@ -190,6 +190,11 @@ def readme(
         f"{', '.join(s.role for s in e.signers) or 'unsigned'}\n"
         f"          document {e.object_keys()['document']}  ({e.document.file_name})\n"
         f"          record   {e.object_keys()['record']}"
+        + (
+            f"\n          WITHDRAWS entry {e.withdraws.sequence}: {e.withdraws.reason}"
+            if e.withdraws
+            else ""
+        )
         for e in entries
     )
     title = f"govrl archive bundle for system {system}"

@@ -19,6 +19,7 @@ from govrl.archive.report import (
     named_by,
 )
 from govrl.archive.storage import MAX_INDEX, CorruptMember, ZipStorage
+from govrl.archive.withdrawals import check_withdrawals
 from govrl.record.identity import digest_of
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ def check_bundle(
     _check_sums(report, storage, manifest, digest_of(raw_manifest))
     lines = _check_chain(report, storage, manifest)
     entries = [line.entry for line in lines if line.entry is not None]
+    check_withdrawals(report, entries, dict(enumerate(manifest.chain, 1)))
     if manifest.version < VERSION:
         report.error(
             "bundle-format",

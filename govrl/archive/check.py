@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from govrl.archive.bundle_checks import check_bundle
 from govrl.archive.checkpoint import anchors_der
+from govrl.archive.policies import Pins, check_pins
 from govrl.archive.report import ArchiveReport
 from govrl.archive.signatures import check_all
 from govrl.archive.storage import ZipStorage
@@ -32,16 +33,19 @@ def verify_store(
     expect_head: Head | None = None,
     expect_checkpoint: Checkpoint | None = None,
     jobs: int | None = None,
+    pins: Pins | None = None,
 ) -> ArchiveReport:
     """Check every object, the chain, HEAD, the tree's checkpoints and (unless told not to)
     every signature, the earlier checkpoints' included; ``expect_checkpoint`` must be a
-    prefix of today's tree."""
+    prefix of today's tree, and with ``pins`` every entry standing names a pinned policy."""
     archive.require()
     report = ArchiveReport(archive.where(), "store")
     with _collector_paused():
         entries, intact = check_store(
             report, archive.storage, expect_head, expect_checkpoint, anchors_der(trust), signatures
         )
+    if pins is not None:
+        check_pins(report, entries, pins, report.withdrawn)
     if signatures:
         check_all(report, archive.storage, entries, intact, trust, jobs=jobs)
     return report
@@ -55,9 +59,11 @@ def verify_bundle(
     expect_head: Head | None = None,
     expect_checkpoint: Checkpoint | None = None,
     jobs: int | None = None,
+    pins: Pins | None = None,
 ) -> ArchiveReport:
     """Check a bundle made by ``archive export`` as a receiver would: its files, its entries'
-    proofs against its checkpoint, that it holds all of its system's entries, and signatures."""
+    proofs against its checkpoint, that it holds all of its system's entries, signatures,
+    and with ``pins`` that every entry standing names a pinned policy."""
     storage = ZipStorage(path)
     report = ArchiveReport(str(path), "bundle")
     try:
@@ -65,6 +71,8 @@ def verify_bundle(
             entries, intact = check_bundle(
                 report, storage, expect_head, expect_checkpoint, anchors_der(trust)
             )
+        if pins is not None:
+            check_pins(report, entries, pins, report.withdrawn)
         if signatures:
             check_all(report, storage, entries, intact, trust, jobs=jobs)
     finally:

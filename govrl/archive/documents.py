@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from govrl.archive.log import SignerRef, SystemRef, Verification
@@ -26,11 +26,13 @@ class Described:
     verdict: str | None
     valid_until: str | None
     record_json: bytes
+    policy: str | None = None  # ``id@version``, for documents that state it
+    policy_digest: str | None = None
 
 
 def describe(doc: GovrlPdf) -> Described:
-    """Read system, kind, verdict and validity as the earliest signature covers them (a
-    later revision cannot change them); refuse a PDF that is not a govrl document."""
+    """Read system, kind, verdict, validity and policy as the earliest signature covers them
+    (a later revision cannot change them); refuse a PDF that is not a govrl document."""
     where = doc.name
     facts = doc.approved
     if facts.record_json is None:
@@ -56,6 +58,8 @@ def describe(doc: GovrlPdf) -> Described:
         verdict=facts.decision,
         valid_until=facts.valid_until,
         record_json=facts.record_json,
+        policy=_text(facts.policy),
+        policy_digest=_text(facts.policy_digest),
     )
 
 
@@ -65,9 +69,15 @@ def _text(value: object) -> str | None:
 
 @dataclass(frozen=True)
 class Checked:
+    """What re-running ``verify`` found; ``described`` is the document's own account of itself
+    (None, with ``undescribed`` saying why, when it gives none)."""
+
     verification: Verification
     signers: list[SignerRef]
     record_digest: str | None
+    complete: bool = True  # False when verify could not run, so ``signers`` is not known
+    described: Described | None = None
+    undescribed: str | None = None
 
 
 def check_signatures(
@@ -108,15 +118,24 @@ def check_bytes(
     trust: list[x509.Certificate] | None,
     today: dt.date,
 ) -> Checked:
-    """Open ``data`` and check it; a document that no longer opens fails the check."""
+    """Open ``data``, describe it as ``archive add`` does, and check it; a document that no
+    longer opens fails the check."""
     try:
         doc = read_pdf(data, name)
     except GovrlError as exc:
         return _failed(exc.message)
-    return check_signatures(doc, policy=policy, trust=trust, today=today)
+    try:
+        described, undescribed = describe(doc), None
+    except GovrlError as exc:
+        described, undescribed = None, exc.message
+    checked = check_signatures(doc, policy=policy, trust=trust, today=today)
+    return replace(checked, described=described, undescribed=undescribed)
 
 
 def _failed(problem: str) -> Checked:
     return Checked(
-        Verification(checked=True, ok=False, trust_checked=False, problems=[problem]), [], None
+        Verification(checked=True, ok=False, trust_checked=False, problems=[problem]),
+        [],
+        None,
+        complete=False,
     )

@@ -75,8 +75,20 @@ class Verification(FrozenModel):
     problems: list[StrictStr]
 
 
+class Withdrawal(FrozenModel):
+    """What a withdrawing entry withdraws: the earlier entry, by sequence and hash, and why."""
+
+    sequence: Annotated[StrictInt, Field(ge=1)]
+    hash: Digest
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=500)]
+
+
 class Entry(FrozenModel):
-    """One archived document: what it is, who added it when, and its place in the chain."""
+    """One archived document: what it is, who added it when, and its place in the chain.
+
+    An entry that withdraws an earlier one repeats that entry's facts and names it in
+    ``withdraws``; nothing is ever removed from the log.
+    """
 
     format: Literal[1] = 1
     sequence: Annotated[StrictInt, Field(ge=1)]
@@ -91,6 +103,7 @@ class Entry(FrozenModel):
     valid_until: Short | None
     signers: list[SignerRef]
     verification: Verification
+    withdraws: Withdrawal | None = None
 
     @property
     def added_on(self) -> dt.date:
@@ -105,8 +118,10 @@ class Entry(FrozenModel):
         }
 
     def encode(self) -> bytes:
-        """The entry's line, without its newline: canonical JSON (RFC 8785)."""
-        return bytes(rfc8785.dumps(self.model_dump(mode="json")))
+        """The entry's line, without its newline: canonical JSON (RFC 8785); an entry that
+        withdraws nothing has no ``withdraws`` key, as entries written before it existed."""
+        absent = {"withdraws"} if self.withdraws is None else None
+        return bytes(rfc8785.dumps(self.model_dump(mode="json", exclude=absent)))
 
 
 def object_key(digest: str) -> str:

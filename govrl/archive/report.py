@@ -9,6 +9,9 @@ from govrl.archive.log import GENESIS, LOG, Head, Line
 from govrl.archive.storage import CorruptMember, Storage
 
 Severity = Literal["error", "warning"]
+# "archive": the folder or bundle is intact and complete and its entries are true to their
+# documents; "documents": every document standing in it verifies, under a pinned policy.
+Area = Literal["archive", "documents"]
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,7 @@ class Finding:
     message: str
     file: str
     sequence: int | None = None
+    area: Area = "archive"
 
     def __str__(self) -> str:
         return f"{self.file}: {self.message}"
@@ -57,6 +61,9 @@ class ArchiveReport:
     findings: list[Finding] = field(default_factory=list)
     checkpoint: CheckpointState | None = None
     consistency: dict[str, Any] | None = None  # the proof from --expect-checkpoint's tree
+    documents_checked: bool = False  # the signatures were re-verified
+    withdrawn: dict[int, int] = field(default_factory=dict)  # withdrawn entry -> withdrawing
+    pinned_from: str | None = None  # where the pinned policies came from, if any were
 
     @property
     def errors(self) -> list[Finding]:
@@ -70,11 +77,38 @@ class ArchiveReport:
     def ok(self) -> bool:
         return not self.errors
 
-    def error(self, code: str, file: str, message: str, sequence: int | None = None) -> None:
-        self.findings.append(Finding("error", code, message, file, sequence))
+    @property
+    def archive_ok(self) -> bool:
+        """Intact and complete: every object, the chain, the tree, and entries true to
+        their documents."""
+        return not any(f.area == "archive" for f in self.errors)
 
-    def warn(self, code: str, file: str, message: str, sequence: int | None = None) -> None:
-        self.findings.append(Finding("warning", code, message, file, sequence))
+    @property
+    def documents_ok(self) -> bool:
+        """Every document not withdrawn verifies (as far as it was checked)."""
+        return not any(f.area == "documents" for f in self.errors)
+
+    def error(
+        self,
+        code: str,
+        file: str,
+        message: str,
+        sequence: int | None = None,
+        *,
+        area: Area = "archive",
+    ) -> None:
+        self.findings.append(Finding("error", code, message, file, sequence, area))
+
+    def warn(
+        self,
+        code: str,
+        file: str,
+        message: str,
+        sequence: int | None = None,
+        *,
+        area: Area = "archive",
+    ) -> None:
+        self.findings.append(Finding("warning", code, message, file, sequence, area))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +119,13 @@ class ArchiveReport:
             "objects": self.objects,
             "head": {"sequence": self.head.sequence, "hash": self.head.hash} if self.head else None,
             "signatures_checked": self.signatures_checked,
+            "archive": {"ok": self.archive_ok},
+            "documents": {
+                "ok": self.documents_ok,
+                "checked": self.documents_checked,
+                "withdrawn": {str(k): v for k, v in sorted(self.withdrawn.items())},
+                "pinned_from": self.pinned_from,
+            },
             "checkpoint": vars(self.checkpoint) if self.checkpoint else None,
             "consistency": self.consistency,
             "errors": [f.as_dict() for f in self.errors],

@@ -15,7 +15,9 @@ from concurrent.futures import ProcessPoolExecutor
 from functools import cache
 from typing import TYPE_CHECKING
 
+from govrl.archive.agreement import disagreements
 from govrl.archive.documents import Checked, check_bytes
+from govrl.archive.log import LOG
 from govrl.archive.storage import CorruptMember, Storage
 from govrl.errors import GovrlError
 
@@ -40,20 +42,26 @@ def check_all(
     *,
     jobs: int | None = None,
 ) -> None:
-    """Re-run ``verify`` on each intact document, judging expiry as of the day it was added."""
+    """Re-run ``verify`` on each intact document, judging expiry as of the day it was added;
+    a withdrawing entry repeats the facts of the one it withdraws and is not checked again."""
     todo: list[Entry] = []
     skipped: list[Entry] = []
-    intact_entries = [e for e in entries if e.object_keys()["document"] in intact]
+    intact_entries = [
+        e for e in entries if e.withdraws is None and e.object_keys()["document"] in intact
+    ]
     policies = {key: _policy_bytes(report, storage, key) for key in _policy_keys(intact_entries)}
     for entry in intact_entries:
         (todo if policies[entry.object_keys()["policy"]] is not None else skipped).append(entry)
     for entry in skipped:
-        report.warn(
-            "signature-skipped",
-            entry.object_keys()["policy"],
-            f"entry {entry.sequence}'s signatures not checked: its policy is unavailable",
-            entry.sequence,
-        )
+        if entry.sequence not in report.withdrawn:
+            report.error(
+                "signature-skipped",
+                entry.object_keys()["policy"],
+                f"entry {entry.sequence}'s signatures not checked: its policy is unavailable",
+                entry.sequence,
+                area="documents",
+            )
+    report.documents_checked = True
     roots = tuple(_der(cert) for cert in trust or [])
     tasks = (_task(storage, entry, policies, roots) for entry in todo)
     results = _run(tasks, len(todo), jobs)
@@ -135,9 +143,11 @@ def _load_policy(data: bytes, key: str) -> Policy:
 
 
 def _judge(report: ArchiveReport, entry: Entry, checked: Checked) -> None:
-    """New problems are errors; those recorded when it was archived stay warnings."""
+    """An entry that misstates its document fails the archive; a document that does not
+    verify (now, or already when it was archived) fails the documents, unless withdrawn."""
     where = entry.object_keys()["document"]
     label = f"entry {entry.sequence} ({entry.document.file_name})"
+    _compare(report, entry, checked, label)
     if checked.record_digest not in (None, entry.record.digest):
         report.error(
             "record-mismatch",
@@ -146,14 +156,37 @@ def _judge(report: ArchiveReport, entry: Entry, checked: Checked) -> None:
             f"{entry.record.digest}",
             entry.sequence,
         )
+    if entry.sequence in report.withdrawn:
+        return  # reported as withdrawn; whether it still verifies no longer matters
     archived = set(entry.verification.problems)
     for problem in checked.verification.problems:
         if problem not in archived:
-            report.error("signature", where, f"{label}: {problem}", entry.sequence)
+            report.error(
+                "signature", where, f"{label}: {problem}", entry.sequence, area="documents"
+            )
     if archived:
-        report.warn(
+        report.error(
             "archived-unverified",
             where,
-            f"{label} was archived unverified: " + "; ".join(sorted(archived)),
+            f"{label} was archived unverified, and fails until withdrawn "
+            "(`govrl archive supersede`): " + "; ".join(sorted(archived)),
             entry.sequence,
+            area="documents",
         )
+
+
+def _compare(report: ArchiveReport, entry: Entry, checked: Checked, label: str) -> None:
+    """The entry must say what its document says: derived the same way ``add`` derived it."""
+    if checked.described is None:
+        if checked.undescribed is not None:
+            report.error(
+                "entry-mismatch",
+                LOG,
+                f"{label}: the entry describes a govrl document, but the document it names "
+                f"is not one: {checked.undescribed}",
+                entry.sequence,
+            )
+        return
+    signers = checked.signers if checked.complete else None
+    for found in disagreements(entry, checked.described, signers):
+        report.error("entry-mismatch", LOG, f"{label}: {found.describe()}", entry.sequence)

@@ -32,7 +32,7 @@ from govrl.archive.log import (
     Head,
     Line,
     ObjectRef,
-    PolicyRef,
+    Withdrawal,
     digest_of_key,
     now_utc,
     object_key,
@@ -41,15 +41,16 @@ from govrl.archive.log import (
 )
 from govrl.archive.storage import DirectoryStorage, Storage
 from govrl.archive.tree import advance, ensure_checkpoint
+from govrl.archive.withdrawals import withdrawn_by
 from govrl.documents.pdffile import open_pdf
-from govrl.errors import GovrlError, InputError, Problem, UsageError
+from govrl.errors import GovrlError, UsageError
 from govrl.record.identity import digest_of
 
 if TYPE_CHECKING:
     from cryptography import x509
 
     from govrl.archive.checkpoint import Checkpoint, CheckpointSigner
-    from govrl.review.policy import Policy
+    from govrl.archive.policies import Pins, PolicyFile
 
 STORE_ENV = "GOVRL_ARCHIVE"
 DEFAULT_STORE = Path("govrl-archive")
@@ -63,36 +64,6 @@ class ArchiveDamaged(GovrlError):
 
 class DocumentRefused(GovrlError):
     """The document failed verification and unverified documents were not allowed."""
-
-
-@dataclass(frozen=True)
-class PolicyFile:
-    """A policy and its file's bytes, which the archive keeps so it can re-verify later."""
-
-    policy: Policy
-    data: bytes
-
-    @classmethod
-    def load(cls, path: Path | None = None) -> PolicyFile:
-        """Read the policy file once, so the bytes kept are the bytes parsed."""
-        from govrl.resources import data_dir
-        from govrl.review.policy import DEFAULT_POLICY, parse_policy
-
-        source = path or data_dir("policies") / f"{DEFAULT_POLICY}.yaml"
-        try:
-            data = source.read_bytes()
-        except OSError as exc:
-            raise InputError([Problem(f"cannot read: {exc.strerror}", str(source))]) from None
-        return cls(parse_policy(data, str(source)), data)
-
-    @property
-    def ref(self) -> PolicyRef:
-        return PolicyRef(
-            digest=digest_of(self.data),
-            size=len(self.data),
-            id=self.policy.id,
-            version=self.policy.version,
-        )
 
 
 @dataclass(frozen=True)
@@ -155,14 +126,27 @@ class Archive:
         allow_unverified: bool = False,
         added_by: str | None = None,
         signer: CheckpointSigner | None = None,
+        pins: Pins | None = None,
     ) -> AddResult:
-        """Archive one signed document; a document already archived adds nothing."""
+        """Archive one signed document; a document already archived adds nothing, and a policy
+        posing as a pinned one is refused."""
+        if pins is not None:
+            pins.refuse_impostor(policy.ref, policy.source)
         doc = open_pdf(pdf)
         about = describe(doc)
         doc_digest = digest_of(doc.data)
         earlier = self.find_document(doc_digest)
         if earlier is not None:
             return AddResult(pdf, earlier, already=True)
+        if (about.policy_digest not in (None, policy.ref.digest)) or (
+            about.policy not in (None, policy.policy.label)
+        ):
+            raise DocumentRefused(
+                f"{pdf}: not archived: it was rendered under policy {about.policy} (file "
+                f"{about.policy_digest or 'not stated'}), and its entry would name policy "
+                f"{policy.policy.label} (file {policy.ref.digest})",
+                hint="give --policy the policy file the document names",
+            )
         checked = check_signatures(doc, policy=policy.policy, trust=trust, today=dt.date.today())
         if not checked.verification.ok and not allow_unverified:
             raise DocumentRefused(
@@ -199,6 +183,56 @@ class Archive:
             )
             notes += self._commit(entry, objects, signer)
         return AddResult(pdf, entry, already=False, notes=notes)
+
+    def supersede(
+        self,
+        sequence: int,
+        reason: str,
+        *,
+        added_by: str | None = None,
+        signer: CheckpointSigner | None = None,
+    ) -> tuple[Entry, list[str]]:
+        """Append an entry that withdraws entry ``sequence`` (nothing is removed), through the
+        same log, tree and checkpoint steps as an add."""
+        from pydantic import ValidationError
+
+        reason = " ".join(reason.split())
+        if not reason:
+            raise UsageError("give the reason the entry is withdrawn (--reason)")
+        with self.storage.locked():
+            head, notes = self.checked_head()
+            lines = self.lines()
+            found = next(
+                (x for x in lines if x.entry is not None and x.entry.sequence == sequence), None
+            )
+            if found is None or found.entry is None:
+                raise UsageError(f"{self.where(LOG)}: there is no entry {sequence}")
+            target = found.entry
+            if target.withdraws is not None:
+                raise UsageError(
+                    f"entry {sequence} withdraws entry {target.withdraws.sequence}; a withdrawal "
+                    "is not withdrawn in turn"
+                )
+            earlier = withdrawn_by([x.entry for x in lines if x.entry is not None])
+            if sequence in earlier:
+                raise UsageError(
+                    f"entry {sequence} was withdrawn already, by entry {earlier[sequence].sequence}"
+                )
+            try:
+                entry = Entry.model_validate(
+                    target.model_dump()
+                    | {
+                        "sequence": head.sequence + 1,
+                        "prev": head.hash,
+                        "added_at": now_utc(),
+                        "added_by": (added_by or default_user())[:500],
+                        "withdraws": Withdrawal(sequence=sequence, hash=found.hash, reason=reason),
+                    }
+                )
+            except ValidationError:
+                raise UsageError("the reason is limited to 500 characters") from None
+            notes += self._commit(entry, {}, signer)
+        return entry, notes
 
     def _commit(
         self, entry: Entry, objects: dict[str, bytes], signer: CheckpointSigner | None

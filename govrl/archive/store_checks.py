@@ -33,6 +33,7 @@ from govrl.archive.report import (
 from govrl.archive.storage import Storage
 from govrl.archive.tree import TREE
 from govrl.archive.tree_checks import check_tree
+from govrl.archive.withdrawals import check_withdrawals
 from govrl.errors import EnvironmentFailure, LockTimeout
 
 if TYPE_CHECKING:
@@ -96,6 +97,9 @@ def check_store(
     check_tree(report, lines, snap.tree, snap.checkpoints, trust, expect_checkpoint, all_signatures)
     intents = _intents(report, storage, snap)
     entries = [line.entry for line in lines if line.entry is not None]
+    check_withdrawals(
+        report, entries, {line.entry.sequence: line.hash for line in lines if line.entry}
+    )
     return entries, _check_objects(report, storage, snap.keys, entries, intents)
 
 

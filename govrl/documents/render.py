@@ -77,12 +77,13 @@ def render(
 ) -> Rendered:
     """Render one document for ``record``, decided under ``policy`` on date ``on``."""
     from govrl.documents.markdown import md_escape
-    from govrl.documents.templating import environment, render_template
+    from govrl.documents.templating import environment, render_template, template_digest
     from govrl.documents.view import build_view
     from govrl.record.identity import canonical_json, digest_of
     from govrl.review.status import status
 
     root = template_dir or shipped_templates()
+    template = template_digest(root)
     on = on or dt.date.today()
     canonical = canonical_json(record)
     digest = digest_of(canonical)
@@ -95,6 +96,8 @@ def render(
         digest=digest,
         govrl_version=__version__,
         blocking=set(rule.blocking),
+        policy_digest=policy.digest,
+        template=template,
     )
     verdict = report.decision.verdict.value
     context = {"view": view, "record": record, "pdf": fmt is Format.PDF}
@@ -120,6 +123,9 @@ def render(
         decision=verdict,
         date=on,
         valid_until=report.decision.valid_until if kind is Kind.APPROVAL else None,
+        policy=policy.label,
+        policy_digest=policy.digest,
+        template=template,
     )
     roles = view.signers if kind is Kind.APPROVAL else []
     result = html_to_pdf(html, root, meta, canonical, [s.role for s in roles])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -40,6 +41,23 @@ def _confined_loader(root: Path) -> BaseLoader:
             return source, filename, uptodate
 
     return ConfinedLoader(str(root), followlinks=False)
+
+
+def template_digest(root: Path) -> str:
+    """The template folder's identity: the SHA-256 of a ``sha256sum`` listing of every file in
+    it, by path relative to it, sorted bytewise; links that leave the folder are left out."""
+    real_root = os.path.realpath(root)
+    listing = []
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            path = Path(folder) / name
+            real = os.path.realpath(path)
+            # A link out of the folder is no part of it: rendering never reads it either.
+            if path.is_file() and os.path.commonpath([real, real_root]) == real_root:
+                relative = path.relative_to(root).as_posix()
+                listing.append((relative, hashlib.sha256(path.read_bytes()).hexdigest()))
+    text = "".join(f"{digest}  {name}\n" for name, digest in sorted(listing))
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _dash_for_none(value: Any) -> Any:

@@ -75,6 +75,10 @@ class VerifyReport:
     trust_source: str | None = None
     refusals: list[str] = field(default_factory=list)
     accept_forced: bool = False
+    # The policy, its file's digest and the templates the signed revision says it came from.
+    policy: str | None = None
+    policy_digest: str | None = None
+    template: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -101,6 +105,11 @@ class VerifyReport:
             "missing_roles": self.missing_roles,
             "valid_until": self.valid_until,
             "expired": self.expired,
+            "rendered_under": {
+                "policy": self.policy,
+                "policy_digest": self.policy_digest,
+                "template": self.template,
+            },
             "signatures": [s.as_dict() for s in self.signatures],
             "refusals": self.refusals,
             "refusals_accepted": bool(self.refusals) and self.accept_forced,
@@ -280,6 +289,11 @@ def verify_pdf(
             problems.append(f"the approval expired on {facts.valid_until}")
     else:
         problems.append("the document states no validity period")
+    if facts.policy_digest and policy.digest and facts.policy_digest != policy.digest:
+        warnings.append(
+            f"rendered under policy {facts.policy} (file {facts.policy_digest}), judged here "
+            f"under policy {policy.label} (file {policy.digest})"
+        )
     return VerifyReport(
         file=doc.name,
         record_digest=record_digest,
@@ -295,6 +309,9 @@ def verify_pdf(
         trust_source=anchors.source,
         refusals=refused,
         accept_forced=accept_forced,
+        policy=facts.policy,
+        policy_digest=facts.policy_digest,
+        template=facts.template,
     )
 
 

@@ -129,6 +129,8 @@ class View:
     learning_curves: list[Chart] = field(default_factory=list)
     subgroup_charts: list[Chart] = field(default_factory=list)
     gate_chart: Chart | None = None
+    policy_digest: str | None = None  # SHA-256 of the policy file's bytes
+    template: str | None = None  # the template folder's digest
 
 
 def role_label(role: str) -> str:
@@ -290,6 +292,8 @@ def build_view(
     digest: str,
     govrl_version: str,
     blocking: set[Severity],
+    policy_digest: str | None = None,
+    template: str | None = None,
 ) -> View:
     """The view of one document of ``kind`` for ``record`` under ``report``'s decision."""
     decision = report.decision
@@ -318,6 +322,8 @@ def build_view(
             Signer(role, role_label(role), signature_box_id(role))
             for role in decision.required_roles
         ],
+        policy_digest=policy_digest,
+        template=template,
     )
     _charts(view, decision.gates)
     return view
