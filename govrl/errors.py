@@ -69,5 +69,22 @@ class RecordInvalid(InputError):
     """An assessment record broke the schema or a cross-field rule."""
 
 
+class RecordUnfinished(RecordInvalid):
+    """A record that fails `govrl validate` (placeholders included) and so goes no further."""
+
+    def __init__(self, problems: list[Problem], file: str, *, embedded: bool = False) -> None:
+        super().__init__(problems, what="record")
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        todo = (
+            "render it again from a record that passes `govrl validate`"
+            if embedded
+            else f"run `govrl validate {file}` first"
+        )
+        self.hint = f"the record is not finished ({count}); {todo}"
+
+    def diagnostics(self) -> str:
+        return f"{super().diagnostics()}\n{self.hint}"
+
+
 class LockTimeout(EnvironmentFailure):
     """Another govrl process holds the file for too long."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 from pathlib import Path
@@ -14,13 +15,13 @@ from govrl.cli import main
 from govrl.errors import InputError
 from govrl.record import AssessmentRecord
 from govrl.record.evaluation import OffPolicyEstimate
-from govrl.record.files import dump_yaml
+from govrl.record.files import dump_yaml, parse_record
 from govrl.review.checklist import ChecklistLibrary
 from govrl.review.gate import Status, Verdict, apply_gates, decide
 from govrl.review.policy import load_policy
 from govrl.vocabulary import Answer, Estimator
-from govrl.yamlio import loads
-from tests.support.paths import DATA
+from govrl.yamlio import load, loads
+from tests.support.paths import DATA, EXAMPLES
 from tests.support.records import record_data
 
 LIBRARY = ChecklistLibrary.discover()
@@ -195,3 +196,92 @@ def test_open_item_reason_carries_its_notes() -> None:
     assert decision.blockers == [
         "general-rl GEN-IU-01 (blocker): answered no: Misuse cases still being collected."
     ]
+
+
+SEPSIS = EXAMPLES / "sepsis-offline-rl.yaml"
+SEPSIS_POLICY = load_policy(EXAMPLES / "policies" / "sepsis.yaml")
+
+
+def _sepsis_with_open_items_closed(*, drop: tuple[str, ...] = ()) -> AssessmentRecord:
+    data = copy.deepcopy(load(SEPSIS).data)
+    for section in drop:
+        data["evaluation"][section] = []
+    for checklist in data["checklists"]:
+        for response in checklist["items"].values():
+            if response["answer"] in ("no", "partial"):
+                response["answer"] = "yes"
+                response.setdefault("evidence", ["docs/closed.md"])
+    return AssessmentRecord.model_validate(data)
+
+
+def test_sepsis_example_rejects_on_its_open_blockers() -> None:
+    decision = decide(parse_record(load(SEPSIS)), SEPSIS_POLICY, LIBRARY, today=TODAY)
+    assert decision.verdict is Verdict.REJECT
+    assert [b.split(" (")[0] for b in decision.blockers] == [
+        "general-rl GEN-EV-03",
+        "general-rl GEN-FA-02",
+        "healthcare HC-06",
+    ]
+    assert all(r.status is Status.PASS for r in decision.requirements)
+
+
+def test_leaving_out_unfavourable_evidence_makes_the_decision_worse() -> None:
+    kept = decide(_sepsis_with_open_items_closed(), SEPSIS_POLICY, LIBRARY, today=TODAY)
+    assert kept.verdict is Verdict.APPROVE_WITH_CONDITIONS, kept.blockers
+    omitted = decide(
+        _sepsis_with_open_items_closed(drop=("off_policy", "subgroups")),
+        SEPSIS_POLICY,
+        LIBRARY,
+        today=TODAY,
+    )
+    assert omitted.verdict is Verdict.REJECT
+    assert [b.rsplit(" [", 1)[1] for b in omitted.blockers] == [
+        "ope-importance-sampling]",
+        "ope-model-based]",
+        "subgroup-results]",
+    ]
+    assert "found 0" in omitted.blockers[0]
+
+
+def test_default_policy_requires_a_performance_metric_with_interval_at_tier_3() -> None:
+    rec = record(tier=3, ci_low=None, ci_high=None, ci_level=None)
+    decision = decide(rec, load_policy(), LIBRARY, today=TODAY)
+    assert decision.verdict is Verdict.REJECT
+    assert any(
+        "matching 'metrics/*' with a confidence interval, found 0 [performance-with-interval]" in b
+        for b in decision.blockers
+    )
+    rec.evaluation.metrics = []
+    assert decide(rec, load_policy(), LIBRARY, today=TODAY).verdict is Verdict.REJECT
+
+
+def test_requirement_below_tier_3_follows_on_missing() -> None:
+    data = record_data(2)
+    data["model"]["family"] = "offline"
+    data["model"]["behaviour_policy"] = {"description": "logged", "propensities": "logged"}
+    data["model"]["datasets"] = [{"name": "sessions", "version": "1", "role": "training"}]
+    decision = decide(AssessmentRecord.model_validate(data), load_policy(), LIBRARY, today=TODAY)
+    assert decision.verdict is Verdict.APPROVE_WITH_CONDITIONS, decision.blockers
+    assert [c.rsplit(" [", 1)[1] for c in decision.conditions] == [
+        "ope-importance-sampling]",
+        "ope-model-based]",
+    ]
+
+
+def test_gate_that_matched_nothing_says_so() -> None:
+    decision = decide(record(tier=3), load_policy(), LIBRARY, today=TODAY)
+    assert (
+        "gate ope-beats-behaviour matched no evidence for 'off_policy/*'; nothing was judged"
+        in decision.notes
+    )
+    assert "requirements" in decision.as_dict()
+
+
+def test_gate_against_the_metrics_direction_is_noted() -> None:
+    decision = decide(record(higher_is_better=False), POLICY, LIBRARY, today=TODAY)
+    assert decision.gates[0].bound == "ci_low"
+    assert decision.notes == [
+        "gate return-floor asks metrics/mean-return for >= 39, but the metric is "
+        "lower-is-better: check which is meant"
+    ]
+    assert decide(record(), POLICY, LIBRARY, today=TODAY).notes == []

@@ -34,6 +34,26 @@ INVALID = {
     "alias-bomb": (None, None, "alias bomb"),
     "deep-nesting": (2, None, "nesting"),
     "not-a-mapping": (1, None, "must be a YAML mapping"),
+    "value-outside-interval": (
+        42,
+        "evaluation.metrics[0].value",
+        "point estimate 44.0 is above its own ci_high (42.5)",
+    ),
+    "ess-above-episodes": (
+        51,
+        "evaluation.off_policy[0].ess",
+        "effective sample size 5000.0 exceeds the 1000 episodes",
+    ),
+    "unknown-propensities": (
+        51,
+        "evaluation.off_policy[0].estimator",
+        "WIS weights episodes by propensities, but model.behaviour_policy.propensities is unknown",
+    ),
+    "passed-breaks-criterion": (
+        56,
+        "evaluation.stress_tests[0].passed",
+        "marked passed, but its ci_high 0.053 does not meet its criterion < 0.05",
+    ),
 }
 
 
@@ -138,3 +158,22 @@ def test_bad_input_never_prints_a_traceback_in_a_real_process() -> None:
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert "alias bomb" in proc.stderr
+
+
+def test_subgroup_ess_cannot_exceed_its_n(tmp_path: Path, runner: CliRunner) -> None:
+    text = (DATA / "valid-minimal.yaml").read_text()
+    text = text.replace(
+        "      ci_level: 0.95\ndeployment:\n",
+        "      ci_level: 0.95\n"
+        "  subgroups:\n"
+        "    - {attribute: device, group: mobile, metric: return, value: 40.0, n: 20, ess: 24.0}\n"
+        "deployment:\n",
+    )
+    path = tmp_path / "r.yaml"
+    path.write_text(text)
+    result = runner.invoke(main, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert (
+        "evaluation.subgroups[0].ess: effective sample size 24.0 exceeds the 20 subjects (n)"
+        in result.stderr
+    )

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from govrl.archive import Archive, ArchiveReport, Head
     from govrl.archive.checkpoint import Checkpoint, CheckpointSigner
+    from govrl.archive.policies import Pins
     from govrl.documents.trust import Anchors
 
 STORE = click.option(
@@ -114,10 +115,32 @@ def _trust_json(anchors: Anchors | None) -> dict[str, object]:
     }
 
 
+def _refuse_unfinished(pdf: Path) -> None:
+    """Refuse a document whose embedded record would fail `govrl validate` (placeholders)."""
+    from govrl.documents.pdffile import open_pdf
+    from govrl.errors import InputError
+    from govrl.review.rules import refuse_unfinished_embedded
+
+    try:
+        doc = open_pdf(pdf)
+    except InputError:
+        return  # the archive refuses an unreadable document in its own words
+    refuse_unfinished_embedded(doc.record_json, str(pdf))
+
+
 def _archive(store: Path) -> Archive:
     from govrl.archive import Archive
 
     return Archive.at(store)
+
+
+def _pins(flags: tuple[Path, ...]) -> Pins | None:
+    """The pinned policies: --policy flags, else govrl.toml's [policy] pinned, else none."""
+    from govrl.archive.policies import Pins
+    from govrl.config import pinned_setting
+
+    setting = pinned_setting(flags)
+    return Pins.load(setting) if setting is not None else None
 
 
 @click.group()
@@ -192,9 +215,19 @@ def add(
         )
     target = _archive(store)
     policy = PolicyFile.load(policy_path)
+    pins = _pins(())
+    if pins is not None:
+        pins.refuse_impostor(policy.ref, policy.source)
+        if not pins.pinned(policy.ref.digest) and not as_json:
+            echo_line(
+                f"warning: policy {policy.policy.label} ({policy.ref.digest}) is not pinned by "
+                f"{pins.source}: `archive verify` fails entries archived under it",
+                err=True,
+            )
     results, refused = [], []
     for pdf in pdfs:
         try:
+            _refuse_unfinished(pdf)
             result = target.add(
                 pdf,
                 policy=policy,
@@ -202,6 +235,7 @@ def add(
                 allow_unverified=allow_unverified,
                 added_by=who,
                 signer=signer,
+                pins=pins,
             )
         except (InputError, DocumentRefused) as exc:
             refused.append({"file": str(pdf), "error": exc.diagnostics()})
@@ -268,11 +302,15 @@ def list_(
     until: dt.datetime | None,
     as_json: bool,
 ) -> None:
-    """List archived documents, oldest first. Reads the log only; `verify` checks it."""
+    """List archived documents, oldest first, withdrawn ones marked. Reads the log only;
+    `verify` checks it."""
+    from govrl.archive.withdrawals import withdrawn_by
+
     target = _archive(store)
     target.require()
     lines = target.lines()
     damaged = sum(1 for line in lines if line.entry is None)
+    withdrawn = withdrawn_by([line.entry for line in lines if line.entry is not None])
     chosen = [
         e
         for e in (line.entry for line in lines)
@@ -291,7 +329,17 @@ def list_(
             err=True,
         )
     if as_json:
-        echo_json([e.model_dump(mode="json") for e in chosen])
+        echo_json(
+            [
+                e.model_dump(mode="json")
+                | {
+                    "withdrawn_by": withdrawn[e.sequence].sequence
+                    if e.sequence in withdrawn
+                    else None
+                }
+                for e in chosen
+            ]
+        )
         return
     if not chosen:
         echo_line("no archived documents match")
@@ -302,7 +350,12 @@ def list_(
     )
     for e in chosen:
         roles = ", ".join(s.role for s in e.signers) or "-"
-        flag = "" if e.verification.ok else "  [archived unverified]"
+        if e.withdraws is not None:
+            flag = f"  [withdraws entry {e.withdraws.sequence}: {e.withdraws.reason}]"
+        elif e.sequence in withdrawn:
+            flag = f"  [WITHDRAWN by entry {withdrawn[e.sequence].sequence}]"
+        else:
+            flag = "" if e.verification.ok else "  [archived unverified]"
         echo_line(
             f"{e.sequence:>6}  {e.added_at[:10]}  {e.system.id:20} {e.system.version or '?':10} "
             f"{e.document.kind or '?':11} {e.verdict or '?':22} {e.valid_until or '?':11} "
@@ -335,6 +388,14 @@ def _head(_ctx: click.Context, _param: click.Parameter, value: str | None) -> He
     metavar="SEQ:sha256:HEX",
     help="A head recorded elsewhere earlier; the log must still hold it.",
 )
+@click.option(
+    "--policy",
+    "pinned",
+    multiple=True,
+    type=EXISTING_FILE,
+    help="A policy file the organisation pins (repeatable; default: govrl.toml's [policy] "
+    "pinned): an entry archived under any other policy fails.",
+)
 @EXPECT_CHECKPOINT
 @click.option(
     "--jobs",
@@ -362,6 +423,7 @@ def verify(
     no_signatures: bool,
     trust: TrustRequest,
     expect_head: Head | None,
+    pinned: tuple[Path, ...],
     expect_checkpoint: Path | None,
     jobs: int | None,
     model: str | None,
@@ -388,9 +450,10 @@ def verify(
     anchors = None if no_signatures else _anchors(trust, "`govrl archive verify`")
     roots = _roots(anchors) if anchors else None
     expected = _expected(expect_checkpoint)
+    pins = _pins(pinned)
     if model is not None:
         report = _verify_copy(
-            model, tracking_uri, timeout, no_signatures, roots, expect_head, expected
+            model, tracking_uri, timeout, no_signatures, roots, expect_head, expected, pins
         )
     elif target is not None and target.is_file():
         report = verify_bundle(
@@ -400,6 +463,7 @@ def verify(
             expect_head=expect_head,
             expect_checkpoint=expected,
             jobs=jobs,
+            pins=pins,
         )
     else:
         report = verify_store(
@@ -409,6 +473,7 @@ def verify(
             expect_head=expect_head,
             expect_checkpoint=expected,
             jobs=jobs,
+            pins=pins,
         )
     _print_report(report, as_json, anchors)
     if not report.ok:
@@ -423,6 +488,7 @@ def _verify_copy(
     roots: list[x509.Certificate] | None,
     expect_head: Head | None,
     expected: Checkpoint | None,
+    pins: Pins | None,
 ) -> ArchiveReport:
     import tempfile
 
@@ -443,6 +509,7 @@ def _verify_copy(
             trust=roots,
             expect_head=expect_head,
             expect_checkpoint=expected,
+            pins=pins,
         )
     report.source = f"{model} at {source.location}, run {run_id}, {FOLDER}/"
     return report
@@ -485,6 +552,30 @@ def push(store: Path, model: str, tracking_uri: str, timeout: float, as_json: bo
     )
 
 
+def _documents_said(report: ArchiveReport) -> str:
+    """The documents' verdict: every document standing verifies, under a pinned policy."""
+    withdrawn = (
+        f"; {_count(len(report.withdrawn), 'withdrawn entry', 'withdrawn entries')} not judged"
+        if report.withdrawn
+        else ""
+    )
+    pinned = (
+        f"policies pinned by {report.pinned_from}"
+        if report.pinned_from
+        else "policies not pinned (--policy, or [policy] pinned in govrl.toml)"
+    )
+    failed = sorted({f.sequence for f in report.errors if f.area == "documents" and f.sequence})
+    if not report.documents_ok:
+        return f"FAILED (entries {_numbers(failed)}{withdrawn}; {pinned})"
+    if not report.documents_checked:
+        return f"NOT CHECKED (--no-signatures{withdrawn}; {pinned})"
+    return f"ALL VERIFIED ({report.signatures_checked} re-verified{withdrawn}; {pinned})"
+
+
+def _numbers(numbers: list[int]) -> str:
+    return ", ".join(map(str, numbers)) or "none"
+
+
 def _count(number: int, one: str, many: str | None = None) -> str:
     return f"{number} {one if number == 1 else many or one + 's'}"
 
@@ -508,12 +599,86 @@ def _print_report(report: ArchiveReport, as_json: bool, anchors: Anchors | None)
         f"{_count(report.entries, 'entry', 'entries')}, {_count(report.objects, 'object')}"
         f"{signatures}; {head}; {checkpoint}; {_trust_said(anchors)})"
     )
+    failed = sorted({f.sequence for f in report.errors if f.area == "archive" and f.sequence})
+    archive_said = "INTACT AND COMPLETE" if report.archive_ok else "FAILED"
+    if failed and not report.archive_ok:
+        archive_said += f" (entries {_numbers(failed)})"
+    echo_line(f"  archive: {archive_said}")
+    echo_line(f"  documents: {_documents_said(report)}")
     for finding in report.warnings:
         echo_line(f"warning: {finding}", err=True)
     for finding in report.errors:
         echo_line(f"error: {finding}", err=True)
     if report.findings:
         echo_line(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+
+
+@archive.command("supersede")
+@click.argument("sequence", metavar="ENTRY", type=click.IntRange(1))
+@click.option("--reason", required=True, help="Why the entry is withdrawn, for the record.")
+@STORE
+@ARCHIVE_KEY
+@ARCHIVE_CERT
+@PASSPHRASE_FILE
+@click.option(
+    "--unsigned-checkpoint",
+    is_flag=True,
+    help="Trials only: without an archive key, write the checkpoint unsigned.",
+)
+@BY
+@JSON
+def supersede(
+    sequence: int,
+    reason: str,
+    store: Path,
+    archive_key: Path | None,
+    archive_cert: Path | None,
+    passphrase_file: Path | None,
+    unsigned_checkpoint: bool,
+    who: str | None,
+    as_json: bool,
+) -> None:
+    """Withdraw entry ENTRY: append an entry that names it, repeats its facts and gives the
+    reason. Nothing is removed.
+
+    `verify` then reports ENTRY as withdrawn instead of failing on it (an entry
+    archived with --allow-unverified fails until withdrawn), and `list` marks
+    it. The new entry is chained, added to the tree and covered by a signed
+    checkpoint as an add is.
+    """
+    from govrl.errors import UsageError
+
+    signer = _signer(archive_key, archive_cert, passphrase_file, None)
+    if signer is None and not unsigned_checkpoint:
+        raise UsageError(
+            "no archive key: every new entry ends with a checkpoint signed by the archive key",
+            hint="give --archive-key and --archive-cert (or $GOVRL_ARCHIVE_KEY and "
+            "$GOVRL_ARCHIVE_CERT); --unsigned-checkpoint writes it unsigned, for trials",
+        )
+    target = _archive(store)
+    target.require()
+    entry, notes = target.supersede(sequence, reason, added_by=who, signer=signer)
+    latest, more = target.checkpoint(signer, unsigned=unsigned_checkpoint)
+    if as_json:
+        echo_json(
+            {
+                "entry": entry.model_dump(mode="json"),
+                "checkpoint": latest.model_dump(mode="json") if latest else None,
+            }
+        )
+        return
+    for note in notes + more:
+        echo_line(f"note: {note}", err=True)
+    echo_line(
+        f"entry {sequence} ({entry.document.file_name}) withdrawn by entry {entry.sequence}: "
+        f"{reason}"
+    )
+    if latest is not None:
+        signed = f"signed by {signer.name}" if signer else "UNSIGNED (--unsigned-checkpoint)"
+        echo_line(
+            f"checkpoint: {_count(latest.body.tree_size, 'entry', 'entries')}, root "
+            f"{latest.body.root_hash}, {signed}"
+        )
 
 
 @archive.command("checkpoint")

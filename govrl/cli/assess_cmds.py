@@ -101,7 +101,7 @@ def gate(
     from govrl.review.gate import Verdict, decide
     from govrl.review.rules import load_assessment
 
-    judged = load_assessment(file, policy_path, checklist_dirs)
+    judged = load_assessment(file, policy_path, checklist_dirs, require_finished=True)
     decision = decide(judged.record, judged.rules.policy, judged.rules.library)
     if as_json:
         echo_json(decision.as_dict())
@@ -141,10 +141,20 @@ def status(
 
     judged = load_assessment(file, policy_path, checklist_dirs)
     report = compute_status(judged.record, judged.rules.policy, judged.rules.library)
+    unfinished = len(judged.problems)
     if as_json:
-        echo_json(report.as_dict())
+        echo_json(
+            report.as_dict() | {"validation": {"valid": not unfinished, "problems": unfinished}}
+        )
         return
     echo_text(f"{file}: {report.answered}/{report.applicable} applicable items answered")
+    if unfinished:
+        echo_text(
+            f"Not yet valid: {unfinished} problem{'s' if unfinished != 1 else ''} left "
+            f"(govrl validate {file}); gate, render, sign and archive refuse it until then"
+        )
+    else:
+        echo_text("Valid: no problems left")
     echo_text("\nChecklist sections (answered/applicable, open):")
     for s in report.sections:
         echo_text(

@@ -80,7 +80,7 @@ def render(
     if to_stdout and as_json:
         raise UsageError("--json prints to stdout, so it needs -o FILE rather than -o -")
     check_output(output, inputs=[file], overwrite=overwrite)
-    judged = load_assessment(file, policy_path, checklist_dirs)
+    judged = load_assessment(file, policy_path, checklist_dirs, require_finished=True)
     rendered = render_document(
         judged.record,
         kind=Kind(kind),

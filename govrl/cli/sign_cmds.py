@@ -177,11 +177,13 @@ def sign(
     usage does not allow signing; and an -o that is the input or a signed PDF.
     """
     from govrl.documents.keys import check_validity, load_credentials, load_pkcs12
+    from govrl.documents.pdffile import open_pdf
     from govrl.documents.signing import sign_pdf
     from govrl.errors import UsageError
     from govrl.outputs import check_output
     from govrl.review.checklist import ChecklistLibrary
     from govrl.review.policy import load_policy
+    from govrl.review.rules import refuse_unfinished_embedded
 
     if pkcs12 is None and (key_path is None or cert_path is None):
         raise UsageError("give --key and --cert, or --pkcs12")
@@ -193,6 +195,7 @@ def sign(
         assert key_path is not None and cert_path is not None
         creds = load_credentials(key_path, cert_path, secret, list(chain))
     check_validity(creds.cert, cert_path or pkcs12)
+    refuse_unfinished_embedded(open_pdf(pdf).record_json, str(pdf))
     context, embedded = _embedding_context(sign_trust)
     timestamper = None
     if tsa:
@@ -289,6 +292,11 @@ def verify(
             )
         echo_line(f"  required roles: {', '.join(report.required_roles) or 'none'}")
         echo_line(f"  valid until: {report.valid_until or 'not stated'}")
+        stated = report.policy or "not stated"
+        if report.policy_digest:
+            stated += f", file {report.policy_digest}"
+        echo_line(f"  rendered under policy: {stated}")
+        echo_line(f"  templates: {report.template or 'not stated'}")
         for warning in report.warnings:
             echo_line(f"warning: {warning}", err=True)
         for problem in report.problems:

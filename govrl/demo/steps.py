@@ -99,7 +99,7 @@ def gate(demo: Demo, record: Path, policy: Path | None, decision: Path | None = 
         from govrl.review.gate import Verdict, decide
         from govrl.review.rules import load_assessment
 
-        judged = load_assessment(record, policy)
+        judged = load_assessment(record, policy, require_finished=True)
         result = decide(judged.record, judged.rules.policy, judged.rules.library)
         if result.verdict is Verdict.REJECT:
             blockers = "".join(f"\n  - {line}" for line in result.blockers)
@@ -131,7 +131,7 @@ def render(demo: Demo, record: Path, kind: str, what: str, policy: Path, target:
         from govrl.documents.render import render as render_document
         from govrl.review.rules import load_assessment
 
-        judged = load_assessment(record, policy)
+        judged = load_assessment(record, policy, require_finished=True)
         rendered = render_document(
             judged.record,
             kind=Kind(kind),
@@ -429,8 +429,10 @@ def _archive_state(report: ArchiveReport) -> str:
         if report.signatures_checked
         else ""
     )
+    archive = "intact and complete" if report.archive_ok else "FAILED"
+    documents = "all verified" if report.documents_ok else "FAILED"
     return (
         f"{report.source}: {'VERIFIED' if report.ok else 'FAILED'} ({report.kind}, "
         f"{_count(report.entries, 'entry', 'entries')}, {_count(report.objects, 'object')}"
-        f"{signatures}; {head})"
+        f"{signatures}; {head}; archive {archive}; documents {documents})"
     )

@@ -18,9 +18,22 @@ from govrl.record.governance import (
     Monitoring,
 )
 from govrl.record.reward import RewardSpec
-from govrl.vocabulary import Autonomy, RiskTier
+from govrl.vocabulary import Autonomy, Estimator, Propensities, RiskTier
 
 CROSS_FIELD = "cross_field"
+# Estimators that weight logged episodes by the behaviour policy's action probabilities.
+WEIGHTED_ESTIMATORS = frozenset(
+    {
+        Estimator.IS,
+        Estimator.WIS,
+        Estimator.PDIS,
+        Estimator.WPDIS,
+        Estimator.DR,
+        Estimator.WDR,
+        Estimator.MAGIC,
+        Estimator.HCOPE,
+    }
+)
 
 
 class AssessmentRecord(StrictModel):
@@ -81,6 +94,18 @@ def cross_section_problems(record: AssessmentRecord) -> list[tuple[str, str]]:
         problems.append(
             ("system.risk_tier", "a system classified high-risk by regulation is tier 3")
         )
+    behaviour = record.model.behaviour_policy
+    if behaviour is not None and behaviour.propensities is Propensities.UNKNOWN:
+        for index, estimate in enumerate(record.evaluation.off_policy):
+            if estimate.estimator in WEIGHTED_ESTIMATORS:
+                problems.append(
+                    (
+                        f"evaluation.off_policy[{index}].estimator",
+                        f"{estimate.estimator.value} weights episodes by propensities, but "
+                        "model.behaviour_policy.propensities is unknown; log or estimate them, "
+                        "or use a direct method",
+                    )
+                )
     for index in range(1, len(record.changelog)):
         before, entry = record.changelog[index - 1], record.changelog[index]
         if entry.date < before.date:

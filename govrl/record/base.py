@@ -101,6 +101,19 @@ class Bounds(StrictModel):
                 "a confidence interval needs its ci_level (e.g. 0.95)",
                 {"field": "ci_level"},
             )
+        if self.value is not None:
+            if self.ci_low is not None and self.value < self.ci_low:
+                raise PydanticCustomError(
+                    "value_outside_interval",
+                    "the point estimate {value} is below its own ci_low ({low})",
+                    {"value": self.value, "low": self.ci_low, "field": "value"},
+                )
+            if self.ci_high is not None and self.value > self.ci_high:
+                raise PydanticCustomError(
+                    "value_outside_interval",
+                    "the point estimate {value} is above its own ci_high ({high})",
+                    {"value": self.value, "high": self.ci_high, "field": "value"},
+                )
         return self
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import Field, StrictBool, StrictFloat, StrictInt
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, model_validator
+from pydantic_core import PydanticCustomError
 
 from govrl.record.base import (
     Bounds,
@@ -18,7 +19,7 @@ from govrl.record.base import (
     Text,
     unique_by,
 )
-from govrl.vocabulary import Estimator, StressKind
+from govrl.vocabulary import Comparator, Estimator, StressKind
 
 
 class HistoryPoint(StrictModel):
@@ -67,6 +68,42 @@ class OffPolicyEstimate(Bounds):
     notes: Text | None = None
     provenance: Provenance | None = None
 
+    @model_validator(mode="after")
+    def _ess_within_episodes(self) -> Self:
+        _check_ess(self.ess, self.episodes, "episodes")
+        return self
+
+
+def _check_ess(ess: float | None, count: int | None, what: str) -> None:
+    """An effective sample size never exceeds the sample it is drawn from."""
+    if ess is not None and count is not None and ess > count:
+        raise PydanticCustomError(
+            "ess_above_sample",
+            "effective sample size {ess} exceeds the {count} {what} it rests on",
+            {"ess": ess, "count": count, "what": what, "field": "ess"},
+        )
+
+
+class Criterion(StrictModel):
+    """A pass criterion, met when the conservative bound satisfies it."""
+
+    comparator: Comparator
+    threshold: Number
+
+    def conservative(self, result: Bounds) -> tuple[str, float | None]:
+        """The bound this criterion is judged on (ci_low for >, ci_high for <), or the value."""
+        wants_high = self.comparator in (Comparator.GE, Comparator.GT)
+        name, bound = ("ci_low", result.ci_low) if wants_high else ("ci_high", result.ci_high)
+        return (name, bound) if bound is not None else ("value", result.value)
+
+    def holds(self, observed: float) -> bool:
+        return {
+            Comparator.GE: observed >= self.threshold,
+            Comparator.GT: observed > self.threshold,
+            Comparator.LE: observed <= self.threshold,
+            Comparator.LT: observed < self.threshold,
+        }[self.comparator]
+
 
 class StressTest(Bounds):
     id: Identifier
@@ -75,8 +112,29 @@ class StressTest(Bounds):
     description: Text | None = None
     metric: Name
     baseline: Number | None = Field(default=None, description="same metric without the stress")
+    criterion: Criterion | None = None
     passed: StrictBool | None = None
     provenance: Provenance | None = None
+
+    @model_validator(mode="after")
+    def _passed_meets_criterion(self) -> Self:
+        if self.criterion is None or self.passed is not True:
+            return self
+        name, observed = self.criterion.conservative(self)
+        if observed is not None and not self.criterion.holds(observed):
+            raise PydanticCustomError(
+                "passed_contradicts_criterion",
+                "marked passed, but its {name} {observed} does not meet its criterion "
+                "{comparator} {threshold}",
+                {
+                    "name": name,
+                    "observed": observed,
+                    "comparator": self.criterion.comparator.value,
+                    "threshold": self.criterion.threshold,
+                    "field": "passed",
+                },
+            )
+        return self
 
 
 class SubgroupResult(Bounds):
@@ -86,6 +144,11 @@ class SubgroupResult(Bounds):
     n: Count | None = None
     ess: Annotated[StrictFloat, Field(ge=0)] | None = None
     provenance: Provenance | None = None
+
+    @model_validator(mode="after")
+    def _ess_within_n(self) -> Self:
+        _check_ess(self.ess, self.n, "subjects (n)")
+        return self
 
 
 class OODDetection(StrictModel):

@@ -94,19 +94,18 @@ def validate_file(path: Path, *, allow_placeholders: bool = False) -> Validation
         loaded = load_record(path)
     except InputError as exc:
         return ValidationReport(path, None, None, exc.problems)
-    problems = []
-    if not allow_placeholders:
-        doc = loaded.document
-        problems = [
-            Problem(
-                "still a placeholder: write the real text",
-                doc.source,
-                doc.line_of(loc),
-                dotted(loc),
-            )
-            for loc in placeholders(doc.data)
-        ]
+    problems = [] if allow_placeholders else placeholder_problems(loaded.document)
     return ValidationReport(path, loaded.record, record_digest(loaded.record), problems)
+
+
+def placeholder_problems(doc: Document) -> list[Problem]:
+    """A located problem for each TODO placeholder left in the document."""
+    return [
+        Problem(
+            "still a placeholder: write the real text", doc.source, doc.line_of(loc), dotted(loc)
+        )
+        for loc in placeholders(doc.data)
+    ]
 
 
 def _roundtrip_yaml() -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 from govrl.record import AssessmentRecord
 from govrl.record.governance import ItemResponse
 from govrl.review.checklist import ChecklistLibrary, Item
-from govrl.review.policy import MetricGate, OnFail, Policy
+from govrl.review.policy import EvidenceRequirement, MetricGate, OnFail, Policy
 from govrl.vocabulary import Answer, Comparator, RiskTier, Severity
 
 
@@ -76,6 +76,7 @@ class Decision:
     decided_on: dt.date
     valid_until: dt.date
     notes: list[str] = field(default_factory=list)
+    requirements: list[GateResult] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -88,20 +89,16 @@ class Decision:
             "blockers": self.blockers,
             "conditions": self.conditions,
             "notes": self.notes,
-            "gates": [
+            "gates": [_result_dict(g) for g in self.gates],
+            "requirements": [
                 {
-                    "gate": g.gate,
-                    "evidence": g.evidence,
-                    "status": g.status.value,
-                    "effect": g.effect.value,
-                    "observed": g.observed,
-                    "bound": g.bound,
-                    "comparator": g.comparator,
-                    "threshold": g.threshold,
-                    "margin": g.margin,
-                    "reason": g.reason,
+                    "requirement": r.gate,
+                    "evidence": r.evidence,
+                    "status": r.status.value,
+                    "effect": r.effect.value,
+                    "reason": r.reason,
                 }
-                for g in self.gates
+                for r in self.requirements
             ],
             "open_items": [
                 {
@@ -116,6 +113,21 @@ class Decision:
         }
 
 
+def _result_dict(g: GateResult) -> dict[str, Any]:
+    return {
+        "gate": g.gate,
+        "evidence": g.evidence,
+        "status": g.status.value,
+        "effect": g.effect.value,
+        "observed": g.observed,
+        "bound": g.bound,
+        "comparator": g.comparator,
+        "threshold": g.threshold,
+        "margin": g.margin,
+        "reason": g.reason,
+    }
+
+
 # ---------------------------------------------------------------- evidence
 
 
@@ -127,13 +139,21 @@ class Evidence:
     ci_high: float | None = None
     behaviour_value: float | None = None
     estimator: str | None = None
+    higher_is_better: bool | None = None
 
 
 def evidence_of(record: AssessmentRecord) -> list[Evidence]:
     """Every judgeable number in the record, under a stable key."""
     ev = record.evaluation
     found = [
-        Evidence(f"metrics/{m.id}", {"value": m.value}, m.ci_low, m.ci_high) for m in ev.metrics
+        Evidence(
+            f"metrics/{m.id}",
+            {"value": m.value},
+            m.ci_low,
+            m.ci_high,
+            higher_is_better=m.higher_is_better,
+        )
+        for m in ev.metrics
     ]
     found += [
         Evidence(
@@ -253,6 +273,67 @@ def apply_gates(record: AssessmentRecord, policy: Policy) -> list[GateResult]:
     return results
 
 
+def check_requirements(record: AssessmentRecord, policy: Policy) -> list[GateResult]:
+    """Each evidence requirement that applies to the record, met or missing."""
+    tier = record.system.risk_tier
+    family = record.model.family
+    evidence = evidence_of(record)
+    results: list[GateResult] = []
+    for req in policy.requirements:
+        if tier not in req.tiers or (req.families is not None and family not in req.families):
+            continue
+        found = sum(1 for e in evidence if _fulfils(req, e))
+        effect = OnFail.REJECT if tier is RiskTier.HIGH else req.on_missing
+        what = f"matching {req.evidence!r}"
+        if req.estimators is not None:
+            what += f" from {', '.join(e.value for e in req.estimators)}"
+        if req.interval:
+            what += " with a confidence interval"
+        status = Status.PASS if found >= req.at_least else Status.INSUFFICIENT
+        reason = f"required: {req.at_least} piece(s) of evidence {what}, found {found}"
+        results.append(GateResult(req.id, req.evidence, status, effect, reason))
+    return results
+
+
+def _fulfils(req: EvidenceRequirement, evidence: Evidence) -> bool:
+    return (
+        fnmatchcase(evidence.key, req.evidence)
+        and (req.estimators is None or evidence.estimator in req.estimators)
+        and (not req.interval or (evidence.ci_low is not None and evidence.ci_high is not None))
+    )
+
+
+def direction_notes(policy: Policy, record: AssessmentRecord) -> list[str]:
+    """A note for each gate whose comparator runs against its metric's stated direction."""
+    tier = record.system.risk_tier
+    directed = [e for e in evidence_of(record) if e.higher_is_better is not None]
+    notes = []
+    for gate in policy.gates:
+        if tier not in gate.tiers or gate.field != "value":
+            continue
+        wants_high = gate.comparator in (Comparator.GE, Comparator.GT)
+        for e in directed:
+            if e.higher_is_better == wants_high:
+                continue
+            if fnmatchcase(e.key, gate.evidence):
+                way = "higher" if e.higher_is_better else "lower"
+                notes.append(
+                    f"gate {gate.id} asks {e.key} for {gate.comparator.value} "
+                    f"{gate.threshold}, but the metric is {way}-is-better: check which is meant"
+                )
+    return notes
+
+
+def vacuous_gates(policy: Policy, tier: RiskTier, gates: list[GateResult]) -> list[str]:
+    """A note for each applicable gate that matched no evidence and so judged nothing."""
+    judged = {g.gate for g in gates}
+    return [
+        f"gate {gate.id} matched no evidence for {gate.evidence!r}; nothing was judged"
+        for gate in policy.gates
+        if tier in gate.tiers and gate.id not in judged
+    ]
+
+
 # ---------------------------------------------------------------- checklists
 
 
@@ -316,9 +397,11 @@ def decide(
     tier = record.system.risk_tier
     rule = policy.tiers[tier]
     gates = apply_gates(record, policy)
+    required = check_requirements(record, policy)
     states, notes = item_states(record, library, unanswered_is_open=policy.unanswered_is_open)
-    blockers = [g.reason + f" [{g.gate}]" for g in gates if g.blocks]
-    conditions = [g.reason + f" [{g.gate}]" for g in gates if g.conditional]
+    notes = vacuous_gates(policy, tier, gates) + direction_notes(policy, record) + notes
+    blockers = [g.reason + f" [{g.gate}]" for g in required + gates if g.blocks]
+    conditions = [g.reason + f" [{g.gate}]" for g in required + gates if g.conditional]
     for missing in missing_checklists(record, library):
         blockers.append(f"checklist {missing} applies to this domain but is not attached")
     for state in states:
@@ -347,4 +430,5 @@ def decide(
         decided_on=today,
         valid_until=today + dt.timedelta(days=rule.validity_days),
         notes=notes,
+        requirements=required,
     )
