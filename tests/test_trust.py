@@ -365,8 +365,8 @@ def long_lived(
 
 def run_at(moment: dt.datetime, *command: str | Path) -> subprocess.CompletedProcess[str]:
     """``command`` in a real process whose clock libfaketime moves to ``moment``."""
-    if shutil.which("faketime") is None:
-        pytest.skip("libfaketime's faketime is not installed")
+    if shutil.which("faketime") is None:  # a skipped clock test would prove nothing
+        pytest.fail("libfaketime's faketime is needed: apt-get install faketime (as .ci/run does)")
     env = {k: v for k, v in os.environ.items() if k != "GOVRL_TRUST"} | {"TZ": "UTC"}
     clock = moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
     return subprocess.run(
