@@ -45,6 +45,7 @@ from govrl.archive.withdrawals import withdrawn_by
 from govrl.documents.pdffile import open_pdf
 from govrl.errors import GovrlError, UsageError
 from govrl.record.identity import digest_of
+from govrl.review.rules import refuse_unfinished_embedded
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -133,6 +134,7 @@ class Archive:
         if pins is not None:
             pins.refuse_impostor(policy.ref, policy.source)
         doc = open_pdf(pdf)
+        refuse_unfinished_embedded(doc.record_json, str(pdf))
         about = describe(doc)
         doc_digest = digest_of(doc.data)
         earlier = self.find_document(doc_digest)

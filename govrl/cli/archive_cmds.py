@@ -115,19 +115,6 @@ def _trust_json(anchors: Anchors | None) -> dict[str, object]:
     }
 
 
-def _refuse_unfinished(pdf: Path) -> None:
-    """Refuse a document whose embedded record would fail `govrl validate` (placeholders)."""
-    from govrl.documents.pdffile import open_pdf
-    from govrl.errors import InputError
-    from govrl.review.rules import refuse_unfinished_embedded
-
-    try:
-        doc = open_pdf(pdf)
-    except InputError:
-        return  # the archive refuses an unreadable document in its own words
-    refuse_unfinished_embedded(doc.record_json, str(pdf))
-
-
 def _archive(store: Path) -> Archive:
     from govrl.archive import Archive
 
@@ -227,7 +214,6 @@ def add(
     results, refused = [], []
     for pdf in pdfs:
         try:
-            _refuse_unfinished(pdf)
             result = target.add(
                 pdf,
                 policy=policy,

@@ -177,13 +177,11 @@ def sign(
     usage does not allow signing; and an -o that is the input or a signed PDF.
     """
     from govrl.documents.keys import check_validity, load_credentials, load_pkcs12
-    from govrl.documents.pdffile import open_pdf
     from govrl.documents.signing import sign_pdf
     from govrl.errors import UsageError
     from govrl.outputs import check_output
     from govrl.review.checklist import ChecklistLibrary
     from govrl.review.policy import load_policy
-    from govrl.review.rules import refuse_unfinished_embedded
 
     if pkcs12 is None and (key_path is None or cert_path is None):
         raise UsageError("give --key and --cert, or --pkcs12")
@@ -195,7 +193,6 @@ def sign(
         assert key_path is not None and cert_path is not None
         creds = load_credentials(key_path, cert_path, secret, list(chain))
     check_validity(creds.cert, cert_path or pkcs12)
-    refuse_unfinished_embedded(open_pdf(pdf).record_json, str(pdf))
     context, embedded = _embedding_context(sign_trust)
     timestamper = None
     if tsa:

@@ -123,9 +123,11 @@ def preflight(
     """
     from govrl.review.gate import Verdict, decide
     from govrl.review.policy import distinct_signers
+    from govrl.review.rules import refuse_unfinished_embedded
 
     refuse_certificate(cert, role, doc.name)
     record_of(doc)  # refuses a record altered after rendering
+    refuse_unfinished_embedded(doc.record_json, doc.name)  # even when forced
     fields = signature_fields(doc)
     if fields.get(role):
         raise SigningRefused(f"{doc.name}: the {role!r} field is already signed")
