@@ -137,23 +137,17 @@ def cli(*args: str | Path) -> Result:
     return CliRunner().invoke(main, ["archive", *map(str, args)], env=ARCHIVE_KEY)
 
 
+def add(pdf: str | Path, store: str | Path, *extra: str | Path, ca: Path) -> Result:
+    """`archive add` under the three-signer policy, trusting ``ca``."""
+    return cli("add", pdf, "--store", store, "--policy", THREE, "--trust", ca, *extra)
+
+
 @pytest.fixture(scope="session")
 def built_store(signed: Signed, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Entry 1 ranker 0.3.0, entry 2 the other system, entry 3 ranker 0.4.0."""
     store = tmp_path_factory.mktemp("archive") / "store"
     for pdf in (signed.ranker_03, signed.other, signed.ranker_04):
-        result = cli(
-            "add",
-            pdf,
-            "--store",
-            store,
-            "--policy",
-            THREE,
-            "--by",
-            "Ada Byron",
-            "--trust",
-            signed.pki.ca.cert,
-        )
+        result = add(pdf, store, "--by", "Ada Byron", ca=signed.pki.ca.cert)
         assert result.exit_code == 0, result.output
     return store
 
@@ -224,9 +218,7 @@ def test_add_keeps_document_and_record_by_content_and_chains_the_entries(
 
 def test_adding_the_same_document_again_adds_nothing(store: Path, signed: Signed) -> None:
     before = (store / "log.jsonl").read_bytes(), (store / "HEAD").read_bytes()
-    result = cli(
-        "add", signed.other, "--store", store, "--policy", THREE, "--trust", signed.pki.ca.cert
-    )
+    result = add(signed.other, store, ca=signed.pki.ca.cert)
     assert result.exit_code == 0, result.output
     assert "already archived as entry 2" in result.output
     assert ((store / "log.jsonl").read_bytes(), (store / "HEAD").read_bytes()) == before
@@ -234,9 +226,7 @@ def test_adding_the_same_document_again_adds_nothing(store: Path, signed: Signed
 
 def test_a_document_that_fails_verification_is_refused(store: Path, signed: Signed) -> None:
     before = (store / "log.jsonl").read_bytes()
-    result = cli(
-        "add", signed.owner_only, "--store", store, "--policy", THREE, "--trust", signed.pki.ca.cert
-    )
+    result = add(signed.owner_only, store, ca=signed.pki.ca.cert)
     assert result.exit_code == 1
     assert "required roles not validly signed: domain-expert, independent-validator" in (
         result.output
@@ -562,7 +552,7 @@ def test_an_add_that_crashes_before_its_entry_leaves_a_valid_store(
     code, report = verify_json("--store", store, "--trust", signed.pki.ca.cert)
     assert code == 0, report
     assert {w["code"] for w in report["warnings"]} == {"add-interrupted", "object-unlisted"}
-    result = cli("add", again, "--store", store, "--policy", THREE, "--trust", signed.pki.ca.cert)
+    result = add(again, store, ca=signed.pki.ca.cert)
     assert result.exit_code == 0 and "archived as entry 4" in result.output
     assert cli("repair", "--store", store).exit_code == 0
     code, report = verify_json("--store", store, "--trust", signed.pki.ca.cert)
@@ -590,17 +580,7 @@ def test_an_add_that_crashes_before_head_is_completed_by_the_next(
     code, report = verify_json("--store", store, "--no-signatures")
     assert code == 0
     assert "head-behind" in {w["code"] for w in report["warnings"]}
-    result = cli(
-        "add",
-        signed.owner_only,
-        "--store",
-        store,
-        "--policy",
-        THREE,
-        "--allow-unverified",
-        "--trust",
-        signed.pki.ca.cert,
-    )
+    result = add(signed.owner_only, store, "--allow-unverified", ca=signed.pki.ca.cert)
     assert result.exit_code == 0, result.output
     assert "HEAD now records it" in result.output and "archived as entry 5" in result.output
     code, report = verify_json("--store", store, "--no-signatures")
@@ -610,17 +590,7 @@ def test_an_add_that_crashes_before_head_is_completed_by_the_next(
 def test_add_refuses_to_append_after_a_torn_last_line(store: Path, signed: Signed) -> None:
     _tear_last_line(store)
     torn = (store / "log.jsonl").read_bytes()
-    result = cli(
-        "add",
-        signed.owner_only,
-        "--store",
-        store,
-        "--policy",
-        THREE,
-        "--allow-unverified",
-        "--trust",
-        signed.pki.ca.cert,
-    )
+    result = add(signed.owner_only, store, "--allow-unverified", ca=signed.pki.ca.cert)
     assert result.exit_code == 1
     assert "ends in an incomplete entry" in result.output and "refusing to append" in result.output
     assert (store / "log.jsonl").read_bytes() == torn
@@ -635,17 +605,7 @@ def test_repair_sets_aside_a_torn_line_head_never_recorded(store: Path, signed: 
     assert result.exit_code == 0 and "moved an incomplete last entry" in result.output
     code, report = verify_json("--store", store, "--no-signatures")
     assert code == 0 and report["errors"] == report["warnings"] == []
-    added = cli(
-        "add",
-        signed.owner_only,
-        "--store",
-        store,
-        "--policy",
-        THREE,
-        "--allow-unverified",
-        "--trust",
-        signed.pki.ca.cert,
-    )
+    added = add(signed.owner_only, store, "--allow-unverified", ca=signed.pki.ca.cert)
     assert "archived as entry 4" in added.output
 
 
@@ -940,29 +900,12 @@ def test_push_keeps_a_copy_on_the_models_run_that_verifies_on_its_own(
 ) -> None:
     store, (model, _run) = tmp_path / "store", _model_with_a_run(mlflow_server)
     to_server = ("--tracking-uri", mlflow_server.url, "--model", model)
-    assert (
-        cli(
-            "add",
-            signed.ranker_03,
-            "--store",
-            store,
-            "--policy",
-            THREE,
-            "--trust",
-            signed.pki.ca.cert,
-        ).exit_code
-        == 0
-    )
+    assert add(signed.ranker_03, store, ca=signed.pki.ca.cert).exit_code == 0
     first = cli("push", "--store", store, *to_server, "--json")
     assert first.exit_code == 0, first.output
     assert json.loads(first.output)["objects_uploaded"] == 4  # FORMAT, document, record, policy
     for pdf in (signed.other, signed.ranker_04):
-        assert (
-            cli(
-                "add", pdf, "--store", store, "--policy", THREE, "--trust", signed.pki.ca.cert
-            ).exit_code
-            == 0
-        )
+        assert add(pdf, store, ca=signed.pki.ca.cert).exit_code == 0
     second = json.loads(cli("push", "--store", store, *to_server, "--json").output)
     # Two documents and two records; the policy is in the copy already.
     assert (second["new_entries"], second["objects_uploaded"], second["entries"]) == (2, 4, 3)
@@ -983,19 +926,7 @@ def test_a_changed_copy_fails_verify_and_is_never_pushed_over(
 
     store, (model, run) = tmp_path / "store", _model_with_a_run(mlflow_server)
     to_server = ("--tracking-uri", mlflow_server.url, "--model", model)
-    assert (
-        cli(
-            "add",
-            signed.ranker_03,
-            "--store",
-            store,
-            "--policy",
-            THREE,
-            "--trust",
-            signed.pki.ca.cert,
-        ).exit_code
-        == 0
-    )
+    assert add(signed.ranker_03, store, ca=signed.pki.ca.cert).exit_code == 0
     assert cli("push", "--store", store, *to_server).exit_code == 0
     # Someone with write access to the artifact store edits the copy's log.
     forged = tmp_path / "forged" / "log.jsonl"
