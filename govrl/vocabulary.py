@@ -102,6 +102,14 @@ class Comparator(StrEnum):
     GE = ">="
 
 
+class Direction(StrEnum):
+    """Which way a metric improves: up, down, or towards a band."""
+
+    HIGHER = "higher-is-better"
+    LOWER = "lower-is-better"
+    BAND = "within-band"
+
+
 class Severity(StrEnum):
     BLOCKER = "blocker"
     MAJOR = "major"

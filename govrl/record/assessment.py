@@ -16,6 +16,8 @@ from govrl.record.governance import (
     ChecklistResponses,
     Deployment,
     Monitoring,
+    PolicyBinding,
+    TrackedCondition,
 )
 from govrl.record.reward import RewardSpec
 from govrl.vocabulary import Autonomy, Estimator, Propensities, RiskTier
@@ -51,6 +53,13 @@ class AssessmentRecord(StrictModel):
     deployment: Deployment
     monitoring: Monitoring
     changelog: list[ChangelogEntry] = Field(min_length=1)
+    conditions: Annotated[list[TrackedCondition], unique_by("condition ids", "id")] = Field(
+        default_factory=list,
+        description="conditions of approval with owner, due date and what closes them",
+    )
+    policy: PolicyBinding | None = Field(
+        default=None, description="the policy this record is judged by, bound by its digest"
+    )
 
     @model_validator(mode="after")
     def _cross_section_rules(self) -> AssessmentRecord:
@@ -106,6 +115,17 @@ def cross_section_problems(record: AssessmentRecord) -> list[tuple[str, str]]:
                         "or use a direct method",
                     )
                 )
+    problems += _reference_problems(record)
+    if tier is RiskTier.HIGH:
+        for index, metric in enumerate(record.evaluation.metrics):
+            if metric.direction is None:
+                problems.append(
+                    (
+                        f"evaluation.metrics[{index}].direction",
+                        "a tier-3 metric must state its direction: higher-is-better, "
+                        "lower-is-better or within-band",
+                    )
+                )
     for index in range(1, len(record.changelog)):
         before, entry = record.changelog[index - 1], record.changelog[index]
         if entry.date < before.date:
@@ -133,4 +153,30 @@ def cross_section_problems(record: AssessmentRecord) -> list[tuple[str, str]]:
                 f"{record.monitoring.next_review} is not after the latest revision ({last_change})",
             )
         )
+    return problems
+
+
+def _reference_problems(record: AssessmentRecord) -> list[tuple[str, str]]:
+    """Names one section uses for another's entries must exist there."""
+    problems: list[tuple[str, str]] = []
+    modes = {mode.id for mode in record.reward.failure_modes}
+    for index, test in enumerate(record.evaluation.stress_tests):
+        for ref in test.failure_modes:
+            if ref not in modes:
+                problems.append(
+                    (
+                        f"evaluation.stress_tests[{index}].failure_modes",
+                        f"{ref!r} is not the id of any reward.failure_modes entry",
+                    )
+                )
+    oversight = {metric.name for metric in record.reward.oversight_metrics}
+    for index, monitored in enumerate(record.monitoring.metrics):
+        named = monitored.oversight_metric
+        if named is not None and named not in oversight:
+            problems.append(
+                (
+                    f"monitoring.metrics[{index}].oversight_metric",
+                    f"{named!r} is not the name of any reward.oversight_metrics entry",
+                )
+            )
     return problems

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field, StrictBool
 
 from govrl.record.base import Contact, Identifier, Name, StrictModel, Text, unique_by
-from govrl.vocabulary import Autonomy, Domain, RiskTier
+from govrl.vocabulary import Autonomy, Domain, Framework, RiskTier
 
 
 class RegulatoryClassification(StrictModel):
@@ -20,6 +20,11 @@ class RegulatoryClassification(StrictModel):
     )
     other_regimes: list[Name] = Field(
         default_factory=list, description="e.g. medical-device regulation, grid codes"
+    )
+    frameworks: Annotated[list[Framework], unique_by("frameworks")] | None = Field(
+        default=None,
+        description="the frameworks that apply to this system, where it is deployed; "
+        "coverage is reported for these only",
     )
     notes: Text | None = None
 
@@ -49,6 +54,11 @@ class IntendedUse(StrictModel):
     setting: Text
     autonomy: Autonomy | None = None
     affected_people: list[Name] = Field(default_factory=list)
+    sensitive_attributes: Annotated[list[Name], unique_by("sensitive attributes")] = Field(
+        default_factory=list,
+        description="attributes the system may treat people differently by, e.g. sex, age band; "
+        "evaluation.subgroups report each",
+    )
     out_of_scope: list[Text] = Field(default_factory=list)
     foreseeable_misuse: list[Text] = Field(default_factory=list)
     alternatives_considered: list[Alternative] = Field(default_factory=list)

@@ -19,7 +19,7 @@ from govrl.record.base import (
     Text,
     unique_by,
 )
-from govrl.vocabulary import Comparator, Estimator, StressKind
+from govrl.vocabulary import Comparator, Direction, Estimator, StressKind
 
 
 class HistoryPoint(StrictModel):
@@ -41,15 +41,66 @@ class HistorySummary(StrictModel):
     points: list[HistoryPoint] = Field(default_factory=list, max_length=2000)
 
 
+class TargetBand(StrictModel):
+    """The range a within-band metric should stay in; either end may be open."""
+
+    low: Number | None = None
+    high: Number | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.low is None and self.high is None:
+            raise PydanticCustomError("empty_band", "a target band needs low, high or both")
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise PydanticCustomError(
+                "band_order",
+                "target low ({low}) is above target high ({high})",
+                {"low": self.low, "high": self.high, "field": "low"},
+            )
+        return self
+
+    def contains(self, low: float, high: float) -> bool:
+        """Whether the whole interval [low, high] lies inside the band."""
+        return (self.low is None or low >= self.low) and (self.high is None or high <= self.high)
+
+
 class Metric(Bounds):
     id: Identifier
     name: Name
     description: Text | None = None
-    higher_is_better: StrictBool = True
+    direction: Direction | None = Field(
+        default=None,
+        description="higher-is-better, lower-is-better, or within-band (with target); "
+        "required at tier 3",
+    )
+    target: TargetBand | None = Field(
+        default=None, description="for a within-band metric: the range it should stay in"
+    )
     unit: Name | None = None
     split: Name | None = Field(default=None, description="data or scenario it was measured on")
     history: HistorySummary | None = None
     provenance: Provenance | None = None
+
+    @model_validator(mode="after")
+    def _band_with_target(self) -> Self:
+        if self.direction is Direction.BAND and self.target is None:
+            raise PydanticCustomError(
+                "band_without_target",
+                "a within-band metric needs its target (low, high or both)",
+                {"field": "target"},
+            )
+        if self.target is not None and self.direction is not Direction.BAND:
+            raise PydanticCustomError(
+                "target_without_band",
+                "a target band is only for a metric whose direction is within-band",
+                {"field": "direction"},
+            )
+        return self
+
+    @property
+    def higher_is_better(self) -> bool | None:
+        """True or False for a one-way metric; None for a band or an unstated direction."""
+        return {Direction.HIGHER: True, Direction.LOWER: False}.get(self.direction)  # type: ignore[arg-type]
 
 
 class OffPolicyEstimate(Bounds):
@@ -65,8 +116,20 @@ class OffPolicyEstimate(Bounds):
     behaviour_value: Number | None = Field(
         default=None, description="the behaviour (incumbent) policy's value on the same data"
     )
+    difference: Bounds | None = Field(
+        default=None,
+        description="this estimate minus the behaviour policy's value, paired on the same "
+        "episodes, with its interval; gates against behaviour_value judge it when given",
+    )
     notes: Text | None = None
     provenance: Provenance | None = None
+
+    @property
+    def relative_ess(self) -> float | None:
+        """ESS as a share of the episodes it rests on."""
+        if self.ess is None or not self.episodes:
+            return None
+        return self.ess / self.episodes
 
     @model_validator(mode="after")
     def _ess_within_episodes(self) -> Self:
@@ -112,6 +175,9 @@ class StressTest(Bounds):
     description: Text | None = None
     metric: Name
     baseline: Number | None = Field(default=None, description="same metric without the stress")
+    failure_modes: Annotated[list[Identifier], unique_by("failure modes")] = Field(
+        default_factory=list, description="ids of the reward.failure_modes this test probes"
+    )
     criterion: Criterion | None = None
     passed: StrictBool | None = None
     provenance: Provenance | None = None
@@ -144,6 +210,17 @@ class SubgroupResult(Bounds):
     n: Count | None = None
     ess: Annotated[StrictFloat, Field(ge=0)] | None = None
     provenance: Provenance | None = None
+
+    @property
+    def effective_n(self) -> float | None:
+        """The evidence behind the result: its ESS where it has one, its n otherwise."""
+        return self.ess if self.ess is not None else None if self.n is None else float(self.n)
+
+    @property
+    def relative_ess(self) -> float | None:
+        if self.ess is None or not self.n:
+            return None
+        return self.ess / self.n
 
     @model_validator(mode="after")
     def _ess_within_n(self) -> Self:

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictStr, model_validator
 from pydantic_core import PydanticCustomError
 
-from govrl.record.base import Contact, Identifier, Name, Number, StrictModel, Text
+from govrl.record.base import (
+    Contact,
+    Identifier,
+    Name,
+    Number,
+    Probability,
+    Sha256,
+    StrictModel,
+    Text,
+)
 from govrl.vocabulary import Answer, Comparator
 
 
@@ -41,6 +51,14 @@ class ChecklistResponses(StrictModel):
 class RolloutStage(StrictModel):
     name: Name
     exposure: Text = Field(description="who or what the policy acts on at this stage")
+    sites: list[Name] = Field(default_factory=list, description="where the stage runs")
+    population: Text | None = Field(default=None, description="who the policy acts on")
+    traffic_share: Probability | None = Field(
+        default=None, description="share of decisions, traffic or load the policy takes"
+    )
+    authority: Name | None = Field(
+        default=None, description="e.g. shadow, advisory, limited authority, full authority"
+    )
     exit_criteria: Text
     duration: Name | None = None
 
@@ -73,6 +91,9 @@ class Deployment(StrictModel):
 class MonitoredMetric(StrictModel):
     name: Name
     description: Text | None = None
+    oversight_metric: Name | None = Field(
+        default=None, description="the reward.oversight_metrics entry this monitors, by name"
+    )
     alarm_when: Comparator
     threshold: Number
     action: Text = Field(description="what happens when the alarm fires")
@@ -91,3 +112,33 @@ class ChangelogEntry(StrictModel):
     date: dt.date
     author: Name
     summary: Text
+
+
+RAISED_BY = r"^(gate|requirement|item|evidence):[A-Za-z0-9][A-Za-z0-9._/:@*-]*$"
+
+
+class TrackedCondition(StrictModel):
+    """A condition of approval, tracked to closure.
+
+    ``raised_by`` names what raises it in the decision: ``gate:<gate id>``,
+    ``requirement:<requirement id>`` or ``item:<checklist id>/<item id>``. It is closed
+    when a later decision no longer raises it.
+    """
+
+    id: Identifier
+    raised_by: Annotated[StrictStr, Field(pattern=RAISED_BY, max_length=256)]
+    description: Text
+    owner: Name
+    due: dt.date
+    closed_by: Text = Field(description="the evidence or check that closes it")
+
+
+class PolicyBinding(StrictModel):
+    """The policy this record is judged by, named by its file's digest."""
+
+    id: Name
+    version: Name | None = None
+    digest: Sha256
+    path: Text | None = Field(
+        default=None, description="where to find the policy file, relative to the record"
+    )

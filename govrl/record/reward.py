@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from govrl.record.base import Name, Number, StrictModel, Text, unique_by
+from govrl.record.base import Identifier, Name, Number, StrictModel, Text, unique_by
 
 
 class RewardTerm(StrictModel):
@@ -27,6 +27,13 @@ class OversightMetric(StrictModel):
     why_not_in_reward: Text | None = None
 
 
+class FailureMode(StrictModel):
+    """A way the learned policy could go wrong, named so stress tests can point at it."""
+
+    id: Identifier
+    description: Text
+
+
 class LearnedReward(StrictModel):
     """How a reward learned from preferences or demonstrations was obtained."""
 
@@ -42,7 +49,10 @@ class RewardSpec(StrictModel):
     oversight_metrics: Annotated[
         list[OversightMetric], unique_by("oversight metric names", "name")
     ] = Field(default_factory=list)
-    failure_modes: list[Text] = Field(default_factory=list)
+    failure_modes: Annotated[list[FailureMode], unique_by("failure mode ids", "id")] = Field(
+        default_factory=list,
+        description="each with an id; evaluation.stress_tests name the ones they probe",
+    )
     learned: LearnedReward | None = None
     source: Text | None = Field(
         default=None, description="where the reward is defined, e.g. a file at a commit"
