@@ -24,6 +24,7 @@ from govrl.evidence.convention import Convention
 from govrl.evidence.history import summarise
 from govrl.evidence.mlflow import public_uri
 from govrl.record.files import load_record
+from govrl.vocabulary import Direction
 from tests.support.mlflow_server import MlflowServer, counting_requests, free_port, start_server
 from tests.support.paths import DATA
 from tests.support.sepsis_store import DemoStore
@@ -32,6 +33,31 @@ APP = GovrlGroup(name="govrl", commands={c.name: c for c in COMMANDS})
 BULK = "/ajax-api/2.0/mlflow/metrics/get-history-bulk"
 DEMO_ENTRIES = 33  # 8 metrics, 5 estimates, 8 stress tests, 11 subgroups, 1 OOD result
 FAST = 15.0  # seconds a user waits, at most, to hear that something is wrong
+
+
+# The failure modes the demo store's stress tests name, as the sepsis example defines them.
+FAILURE_MODES = (
+    "feature-pipeline-mismatch",
+    "arterial-line-artefacts",
+    "confounding-by-indication",
+    "unsupported-actions",
+)
+
+
+def with_failure_modes(path: Path) -> Path:
+    """The record at ``path`` with the failure modes stress tests may name added to its reward."""
+    text = path.read_text()
+    modes = "".join(
+        f"    - {{id: {m}, description: {m.replace('-', ' ')}}}\n" for m in FAILURE_MODES
+    )
+    path.write_text(text.replace("evaluation:\n", f"  failure_modes:\n{modes}evaluation:\n", 1))
+    return path
+
+
+@pytest.fixture
+def demo_record(minimal_record: Path) -> Path:
+    """The minimal record, ready for the demo store's evidence."""
+    return with_failure_modes(minimal_record)
 
 
 def govrl(*args: object) -> Result:
@@ -76,7 +102,7 @@ def test_server_and_embedded_store_yield_the_same_evaluation(
     monkeypatch.chdir(tmp_path)  # MLflow must not leave ./mlflow.db behind
     over_http, from_sqlite = tmp_path / "http.yaml", tmp_path / "sqlite.yaml"
     for path in (over_http, from_sqlite):
-        shutil.copy(DATA / "valid-minimal.yaml", path)
+        with_failure_modes(Path(shutil.copy(DATA / "valid-minimal.yaml", path)))
     with counting_requests() as requests:
         result = collect_demo(over_http, mlflow_server.url)
     assert result.exit_code == 0, result.output
@@ -129,8 +155,15 @@ def test_server_and_embedded_store_yield_the_same_evaluation(
     stress_file = next(demo_store.folder.glob("artifacts/*/artifacts/govrl/stress.json"))
     digest = "sha256:" + hashlib.sha256(stress_file.read_bytes()).hexdigest()
     assert {s["provenance"]["artifact_sha256"] for s in http["stress_tests"]} == {digest}
+    # the store logs criteria, not verdicts: each is judged on its conservative bound
     failed = {s["id"] for s in http["stress_tests"] if not s["passed"]}
-    assert failed == {"fault-arterial-line-unfiltered", "edge-ckd-dialysis"}
+    assert failed == {"fault-arterial-line-unfiltered", "edge-ckd-dialysis", "shift-covid-period"}
+    covid = next(s for s in http["stress_tests"] if s["id"] == "shift-covid-period")
+    assert covid["criterion"] == {"comparator": "<", "threshold": 0.05}
+    assert covid["failure_modes"] == ["feature-pipeline-mismatch"]
+    directions = {m["id"]: m.get("direction") for m in http["metrics"]}
+    assert directions["est-mortality-90d-dr"] == "lower-is-better"
+    assert directions["fqe-value-validation"] == "higher-is-better"
     assert len(http["subgroups"]) == 11
     assert (http["ood_detection"]["auroc"], http["ood_detection"]["detection_rate"]) == (0.87, 0.71)
 
@@ -157,15 +190,15 @@ def test_the_demo_store_holds_the_sepsis_examples_evaluation(
 @pytest.mark.mlflow
 @pytest.mark.slow
 def test_recollecting_unchanged_evidence_leaves_the_file_byte_identical(
-    demo_store: DemoStore, mlflow_server: MlflowServer, minimal_record: Path
+    demo_store: DemoStore, mlflow_server: MlflowServer, demo_record: Path
 ) -> None:
-    assert collect_demo(minimal_record, mlflow_server.url).exit_code == 0
-    before = minimal_record.read_bytes()
-    result = collect_demo(minimal_record, mlflow_server.url)
+    assert collect_demo(demo_record, mlflow_server.url).exit_code == 0
+    before = demo_record.read_bytes()
+    result = collect_demo(demo_record, mlflow_server.url)
     assert result.exit_code == 0, result.output
     assert f"0 added, 0 changed, 0 removed, {DEMO_ENTRIES} unchanged" in result.output
     assert "nothing changed" in result.output
-    assert minimal_record.read_bytes() == before
+    assert demo_record.read_bytes() == before
 
 
 @pytest.mark.mlflow
@@ -225,26 +258,26 @@ def test_a_changed_value_is_reported_old_to_new_and_only_its_entry_is_refetched(
 @pytest.mark.mlflow
 @pytest.mark.slow
 def test_hand_written_entries_are_not_overwritten_without_replace(
-    demo_store: DemoStore, minimal_record: Path
+    demo_store: DemoStore, demo_record: Path
 ) -> None:
-    text = minimal_record.read_text().replace(
+    text = demo_record.read_text().replace(
         "evaluation:\n  metrics:\n",
         "evaluation:\n  metrics:\n    - id: dose-change-too-large-rate\n"
         "      name: Dose changes of two bins or more\n      description: Counted by hand.\n"
         "      value: 0.5\n",
     )
-    minimal_record.write_text(text)
-    result = collect_demo(minimal_record, demo_store.tracking_uri)
+    demo_record.write_text(text)
+    result = collect_demo(demo_record, demo_store.tracking_uri)
     assert result.exit_code == 1
     assert (
         "hand-written" in result.output and "metrics[dose-change-too-large-rate]" in result.output
     )
-    assert minimal_record.read_text() == text
+    assert demo_record.read_text() == text
 
-    result = collect_demo(minimal_record, demo_store.tracking_uri, "--replace")
+    result = collect_demo(demo_record, demo_store.tracking_uri, "--replace")
     assert result.exit_code == 0, result.output
     metric = next(
-        m for m in evaluation(minimal_record)["metrics"] if m["id"] == "dose-change-too-large-rate"
+        m for m in evaluation(demo_record)["metrics"] if m["id"] == "dose-change-too-large-rate"
     )
     assert metric["value"] == 0.031 and metric["provenance"]["source"] == "mlflow"
     assert metric["description"] == "Counted by hand."  # descriptions the source lacks are kept
@@ -363,7 +396,7 @@ def test_credentials_in_the_tracking_uri_never_reach_the_record() -> None:
 @pytest.mark.mlflow
 @pytest.mark.slow
 def test_a_mapping_brings_in_training_curves_and_overrides_descriptions(
-    demo_store: DemoStore, minimal_record: Path, tmp_path: Path
+    demo_store: DemoStore, demo_record: Path, tmp_path: Path
 ) -> None:
     mapping = tmp_path / "mapping.yaml"
     mapping.write_text(
@@ -374,18 +407,332 @@ def test_a_mapping_brings_in_training_curves_and_overrides_descriptions(
         "  off_policy:\n"
         "    wis-internal: {notes: Weights degenerate; do not rely on it.}\n"
     )
-    result = collect_demo(minimal_record, demo_store.tracking_uri, "--mapping", mapping)
+    result = collect_demo(demo_record, demo_store.tracking_uri, "--mapping", mapping)
     assert result.exit_code == 0, result.output
-    ev = evaluation(minimal_record)
+    ev = evaluation(demo_record)
     loss = next(m for m in ev["metrics"] if m["id"] == "td-loss")
     history = loss["history"]
     assert loss["name"] == "TD loss" and loss["provenance"]["metric_key"] == "train/td_loss"
     assert len(history["points"]) <= 200 and history["steps"] == 199_800
     assert history["points"][0]["step"] == 0 and history["points"][-1]["step"] == 199_800
     assert loss["value"] == history["best"] == min(p["value"] for p in history["points"])
+    assert loss["direction"] == "lower-is-better"  # the mapping's legacy higher_is_better: false
     wis = next(e for e in ev["off_policy"] if e["id"] == "wis-internal")
     assert wis["notes"] == "Weights degenerate; do not rely on it."
     assert "train/td_loss" not in result.output  # no longer among the keys left out
+
+
+def logged_run(
+    server: MlflowServer,
+    folder: Path,
+    *,
+    metrics: dict[str, float | list[float]] | None = None,
+    tags: dict[str, str] | None = None,
+    tables: dict[str, str] | None = None,
+) -> str:
+    """A run in a fresh experiment on ``server``: metric histories, tags, ``govrl/`` tables."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, RunTag
+
+    client = MlflowClient(server.url)
+    experiment = client.create_experiment(f"direction-{uuid.uuid4().hex}")
+    run_id: str = client.create_run(experiment, run_name="suite").info.run_id
+    points = [
+        Metric(key, value, 1_777_000_000_000 + step, step)
+        for key, values in (metrics or {}).items()
+        for step, value in enumerate(values if isinstance(values, list) else [values])
+    ]
+    client.log_batch(run_id, metrics=points, tags=[RunTag(k, v) for k, v in (tags or {}).items()])
+    for name, text in (tables or {}).items():
+        (folder / name).write_text(text)
+        client.log_artifact(run_id, str(folder / name), "govrl")
+    return run_id
+
+
+def collect_run(record: Path, server: MlflowServer, run_id: str) -> Result:
+    return govrl("collect", "mlflow", record, "--tracking-uri", server.url, "--run", run_id)
+
+
+@pytest.mark.mlflow
+@pytest.mark.slow
+def test_a_metrics_direction_and_band_survive_collection(
+    mlflow_server: MlflowServer, minimal_record: Path, tmp_path: Path
+) -> None:
+    run_id = logged_run(
+        mlflow_server,
+        tmp_path,
+        metrics={
+            "eval/freq_deviation/value": [0.9, 0.3, 0.05, 0.15, 0.6],
+            "eval/freq_deviation/ci_low": 0.4,
+            "eval/freq_deviation/ci_high": 0.8,
+            "eval/td_loss/value": [0.9, 0.2, 0.4],
+        },
+        tags={
+            "govrl.ci_level": "0.95",
+            "govrl.metric.freq-deviation.direction": "within-band",
+            "govrl.metric.freq-deviation.target_low": "0.0",
+            "govrl.metric.freq-deviation.target_high": "0.2",
+            "govrl.metric.td-loss.direction": "lower-is-better",
+        },
+        tables={
+            "metrics.csv": "id,name,value,direction,target_high\n"
+            "soc,State of charge,0.55,,0.9\n"  # a band without a direction is within-band
+            "cost,Battery cycles,1.12,lower-is-better,\n"
+        },
+    )
+    result = collect_run(minimal_record, mlflow_server, run_id)
+    assert result.exit_code == 0, result.output
+    metrics = {m["id"]: m for m in evaluation(minimal_record)["metrics"]}
+    band = metrics["freq-deviation"]
+    assert (band["direction"], band["target"]) == ("within-band", {"low": 0.0, "high": 0.2})
+    assert band["history"]["best"] == 0.15  # inside the band, the latest of those
+    loss = metrics["td-loss"]
+    assert (loss["direction"], loss["history"]["best"]) == ("lower-is-better", 0.2)
+    assert (metrics["soc"]["direction"], metrics["soc"]["target"]) == ("within-band", {"high": 0.9})
+    assert metrics["cost"]["direction"] == "lower-is-better" and "target" not in metrics["cost"]
+    assert "target: {high: 0.9}" in minimal_record.read_text()
+
+
+@pytest.mark.mlflow
+@pytest.mark.slow
+def test_a_legacy_higher_is_better_tag_or_column_maps_to_the_direction(
+    mlflow_server: MlflowServer, minimal_record: Path, tmp_path: Path
+) -> None:
+    run_id = logged_run(
+        mlflow_server,
+        tmp_path,
+        metrics={"eval/td_loss/value": [0.9, 0.2, 0.4]},
+        tags={"govrl.metric.td-loss.higher_is_better": "False"},
+        tables={
+            "metrics.json": json.dumps([{"id": "reward", "value": 3.0, "higher_is_better": True}])
+        },
+    )
+    result = collect_run(minimal_record, mlflow_server, run_id)
+    assert result.exit_code == 0, result.output
+    metrics = {m["id"]: m for m in evaluation(minimal_record)["metrics"]}
+    assert metrics["td-loss"]["direction"] == "lower-is-better"
+    assert metrics["td-loss"]["history"]["best"] == 0.2
+    assert metrics["reward"]["direction"] == "higher-is-better"
+    assert "higher_is_better" not in minimal_record.read_text()
+
+
+@pytest.mark.mlflow
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("tags", "tables", "message"),
+    [
+        (
+            {"govrl.metric.loss.direction": "down"},
+            {},
+            "run suite: tag govrl.metric.loss.direction must be one of higher-is-better, "
+            "lower-is-better, within-band (got 'down')",
+        ),
+        (
+            {"govrl.metric.loss.higher_is_better": "maybe"},
+            {},
+            "tag govrl.metric.loss.higher_is_better must be true or false (got 'maybe')",
+        ),
+        (
+            {"govrl.metric.loss.direction": "within-band"},
+            {},
+            "tag govrl.metric.loss.direction is within-band, but no target_low or target_high",
+        ),
+        (
+            {},
+            {"metrics.csv": "id,value,direction\nloss,0.3,sideways\n"},
+            "suite:govrl/metrics.csv row 1 direction: must be one of higher-is-better",
+        ),
+        (
+            {},
+            {"metrics.csv": "id,value,direction,target_low\nloss,0.3,lower-is-better,0.1\n"},
+            "row 1 target_low: is for a within-band metric, but direction says lower-is-better",
+        ),
+    ],
+)
+def test_a_bad_direction_is_refused_with_exit_1_naming_the_tag_or_column(
+    mlflow_server: MlflowServer,
+    minimal_record: Path,
+    tmp_path: Path,
+    tags: dict[str, str],
+    tables: dict[str, str],
+    message: str,
+) -> None:
+    run_id = logged_run(
+        mlflow_server, tmp_path, metrics={"eval/loss/value": 0.3}, tags=tags, tables=tables
+    )
+    before = minimal_record.read_bytes()
+    result = collect_run(minimal_record, mlflow_server, run_id)
+    assert result.exit_code == 1, result.output
+    assert message in result.output.replace("\n", " ")
+    assert minimal_record.read_bytes() == before
+
+
+STRESS_TABLE = [
+    {  # the point estimate meets the criterion, the conservative bound does not
+        "id": "shift-covid-period",
+        "kind": "distribution-shift",
+        "metric": "Dose-change-too-large rate",
+        "value": 0.044,
+        "ci_low": 0.036,
+        "ci_high": 0.053,
+        "ci_level": 0.95,
+        "failure_modes": ["feature-pipeline-mismatch"],
+        "criterion_comparator": "<",
+        "criterion_threshold": 0.05,
+    },
+    {
+        "id": "edge-high-dose",
+        "kind": "edge-case",
+        "metric": "De-escalation of three or more bands",
+        "value": 0.007,
+        "ci_low": 0.002,
+        "ci_high": 0.016,
+        "ci_level": 0.95,
+        "failure_modes": "confounding-by-indication, unsupported-actions",
+        "criterion_comparator": "<",
+        "criterion_threshold": 0.02,
+    },
+]
+
+
+@pytest.mark.mlflow
+@pytest.mark.slow
+def test_a_stress_tests_criterion_survives_and_decides_passed_on_the_conservative_bound(
+    mlflow_server: MlflowServer, demo_record: Path, tmp_path: Path
+) -> None:
+    run_id = logged_run(
+        mlflow_server,
+        tmp_path,
+        metrics={
+            "stress/sensor-fault/dropped_frames/value": 0.93,
+            "stress/sensor-fault/dropped_frames/ci_low": 0.88,
+            "stress/sensor-fault/dropped_frames/ci_high": 0.96,
+            "stress/sensor-fault/dropped_frames/ci_level": 0.9,
+        },
+        tags={
+            "govrl.stress.dropped-frames.metric": "Share of steps tracked",
+            "govrl.stress.dropped-frames.criterion_comparator": ">=",
+            "govrl.stress.dropped-frames.criterion_threshold": "0.9",
+            "govrl.stress.dropped-frames.failure_modes": "arterial-line-artefacts",
+        },
+        tables={"stress.json": json.dumps(STRESS_TABLE)},
+    )
+    result = collect_run(demo_record, mlflow_server, run_id)
+    assert result.exit_code == 0, result.output
+    tests = {t["id"]: t for t in evaluation(demo_record)["stress_tests"]}
+    covid = tests["shift-covid-period"]
+    assert covid["criterion"] == {"comparator": "<", "threshold": 0.05}
+    assert covid["failure_modes"] == ["feature-pipeline-mismatch"]
+    assert covid["passed"] is False  # ci_high 0.053 is not below 0.05, though 0.044 is
+    high_dose = tests["edge-high-dose"]
+    assert high_dose["failure_modes"] == ["confounding-by-indication", "unsupported-actions"]
+    assert high_dose["passed"] is True
+    frames = tests["dropped-frames"]
+    assert frames["criterion"] == {"comparator": ">=", "threshold": 0.9}
+    assert frames["failure_modes"] == ["arterial-line-artefacts"]
+    assert frames["passed"] is False  # ci_low 0.88 is below 0.9, though 0.93 is not
+
+
+@pytest.mark.mlflow
+@pytest.mark.slow
+def test_a_stress_test_naming_an_unknown_failure_mode_is_refused(
+    mlflow_server: MlflowServer, minimal_record: Path, tmp_path: Path
+) -> None:
+    run_id = logged_run(mlflow_server, tmp_path, tables={"stress.json": json.dumps(STRESS_TABLE)})
+    before = minimal_record.read_bytes()
+    result = collect_run(minimal_record, mlflow_server, run_id)
+    assert result.exit_code == 1, result.output
+    output = result.output.replace("\n", " ")
+    assert (
+        "failure mode 'feature-pipeline-mismatch' is not the id of any reward.failure_modes"
+        in output
+    )
+    assert (
+        "evaluation.stress_tests[shift-covid-period] from suite:govrl/stress.json row 1" in output
+    )
+    assert minimal_record.read_bytes() == before
+
+
+@pytest.mark.mlflow
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("metrics", "tables", "where"),
+    [
+        (
+            {
+                "stress/shift/value": 0.044,
+                "stress/shift/ci_low": 0.036,
+                "stress/shift/ci_high": 0.053,
+                "stress/shift/ci_level": 0.95,
+                "stress/shift/passed": 1.0,
+            },
+            {},
+            "evaluation.stress_tests[shift]: run suite key stress/shift/passed says passed",
+        ),
+        (
+            {},
+            {"stress.json": json.dumps([STRESS_TABLE[0] | {"id": "shift", "passed": True}])},
+            "evaluation.stress_tests[shift]: suite:govrl/stress.json row 1 column passed "
+            "says passed",
+        ),
+    ],
+)
+def test_a_logged_pass_its_criterion_refutes_is_refused_naming_the_run_and_key(
+    mlflow_server: MlflowServer,
+    demo_record: Path,
+    tmp_path: Path,
+    metrics: dict[str, float],
+    tables: dict[str, str],
+    where: str,
+) -> None:
+    tags = {"govrl.stress.shift.criterion_comparator": "<"}
+    tags["govrl.stress.shift.criterion_threshold"] = "0.05"
+    run_id = logged_run(mlflow_server, tmp_path, metrics=metrics, tags=tags, tables=tables)
+    before = demo_record.read_bytes()
+    result = collect_run(demo_record, mlflow_server, run_id)
+    assert result.exit_code == 1, result.output
+    output = result.output.replace("\n", " ")
+    assert where in output
+    assert "but its ci_high 0.053 does not meet its criterion < 0.05" in output
+    assert demo_record.read_bytes() == before
+
+
+@pytest.mark.mlflow
+@pytest.mark.slow
+def test_an_off_policy_difference_survives_collection(
+    mlflow_server: MlflowServer, minimal_record: Path, tmp_path: Path
+) -> None:
+    run_id = logged_run(
+        mlflow_server,
+        tmp_path,
+        metrics={
+            "ope/DR/internal/value": 8.37,
+            "ope/DR/internal/behaviour_value": 7.68,
+            "ope/DR/internal/difference_value": 0.69,
+            "ope/DR/internal/difference_ci_low": 0.12,
+            "ope/DR/internal/difference_ci_high": 1.31,
+        },
+        tags={"govrl.ci_level": "0.9", "govrl.ope.dr-internal.target": "return per episode"},
+        tables={
+            "ope.csv": "id,estimator,target,value,difference_value,difference_ci_low,"
+            "difference_ci_high,difference_ci_level\nwis,WIS,return,8.9,1.2,-0.8,3.1,0.95\n"
+        },
+    )
+    result = collect_run(minimal_record, mlflow_server, run_id)
+    assert result.exit_code == 0, result.output
+    estimates = {e["id"]: e for e in evaluation(minimal_record)["off_policy"]}
+    assert estimates["dr-internal"]["difference"] == {
+        "value": 0.69,
+        "ci_low": 0.12,
+        "ci_high": 1.31,
+        "ci_level": 0.9,  # from the run's govrl.ci_level, as for any interval without one
+    }
+    assert estimates["wis"]["difference"] == {
+        "value": 1.2,
+        "ci_low": -0.8,
+        "ci_high": 3.1,
+        "ci_level": 0.95,
+    }
 
 
 def test_importing_the_commands_does_not_import_mlflow() -> None:
@@ -524,7 +871,9 @@ def test_metric_keys_map_to_sections_by_the_documented_convention(
 def test_a_history_summary_keeps_first_last_and_best_and_states_the_final_window() -> None:
     values = [10.0 - 0.01 * i + (20.0 if i == 617 else 0.0) for i in range(1000)]
     points = [(i * 10, 0, v) for i, v in enumerate(values)]
-    summary = summarise(list(reversed(points)), higher_is_better=True, window=10, max_points=200)
+    summary = summarise(
+        list(reversed(points)), direction=Direction.HIGHER, window=10, max_points=200
+    )
     steps = [p["step"] for p in summary["points"]]
     assert len(steps) <= 200 and steps == sorted(steps)
     assert steps[0] == 0 and steps[-1] == 9990 and 6170 in steps
@@ -533,5 +882,17 @@ def test_a_history_summary_keeps_first_last_and_best_and_states_the_final_window
     assert summary["window_mean"] == pytest.approx(statistics.fmean(tail))
     assert summary["window_std"] == pytest.approx(statistics.pstdev(tail))
     assert (summary["window_min"], summary["window_max"]) == (min(tail), max(tail))
-    lowest = summarise(points, higher_is_better=False)
+    lowest = summarise(points, direction=Direction.LOWER)
     assert lowest["best"] == min(values)
+    unstated = summarise(points, direction=None)
+    assert unstated["best"] == max(values)
+
+
+def test_the_best_of_a_within_band_history_is_the_latest_point_nearest_the_band() -> None:
+    values = [5.0, 1.5, 0.2, -0.1, 3.0, 0.9, 2.5]
+    points = [(i, 0, v) for i, v in enumerate(values)]
+    band = summarise(points, direction=Direction.BAND, target=(0.0, 1.0))
+    assert band["best"] == 0.9  # inside the band, and later than 0.2
+    below = summarise(points, direction=Direction.BAND, target=(None, -0.5))
+    assert below["best"] == -0.1  # nothing inside: the nearest
+    assert 3 in [p["step"] for p in below["points"]]

@@ -13,7 +13,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from govrl.errors import GovrlError, InputError, Problem
-from govrl.evidence.convention import (
+from govrl.evidence.convention import Collected, Convention, label
+from govrl.evidence.fields import (
+    BOUNDS,
     DESCRIPTIVE_FIELDS,
     IDENTITY_FIELDS,
     METRICS,
@@ -22,14 +24,14 @@ from govrl.evidence.convention import (
     SECTIONS,
     STRESS,
     SUBGROUPS,
-    Collected,
-    Convention,
-    label,
+    layer,
 )
 from govrl.evidence.history import summarise
 from govrl.evidence.interface import Evidence, EvidenceSource, Selection
 from govrl.evidence.mapping import Mapping
+from govrl.record.base import Bounds
 from govrl.record.evaluation import (
+    Criterion,
     Evaluation,
     Metric,
     OffPolicyEstimate,
@@ -38,7 +40,7 @@ from govrl.record.evaluation import (
     SubgroupResult,
 )
 from govrl.record.files import load_record, update_record
-from govrl.vocabulary import SourceKind
+from govrl.vocabulary import Direction, SourceKind
 
 MODELS: dict[str, type[BaseModel]] = {
     METRICS: Metric,
@@ -145,20 +147,36 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> tuple[tuple[str, Any, Any]
     return tuple(changed)
 
 
-def merge(entry: Collected, old: dict[str, Any] | None, mapping: Mapping) -> dict[str, Any]:
+def merge(
+    entry: Collected,
+    old: dict[str, Any] | None,
+    mapping: Mapping,
+    warnings: list[str] | None = None,
+) -> dict[str, Any]:
     """The new entry: evidence from the source, descriptions from source, record, then defaults."""
-    kept = {k: v for k, v in (old or {}).items() if k in DESCRIPTIVE_FIELDS[entry.section]}
-    data = {**entry.defaults, **kept, **entry.data}
+    data = dict(entry.defaults)
+    layer(
+        entry.section,
+        data,
+        {k: v for k, v in (old or {}).items() if k in DESCRIPTIVE_FIELDS[entry.section]},
+    )
+    layer(entry.section, data, entry.data)
     if entry.points:
+        band = data.get("target") or {}
         history = summarise(
             entry.points,
-            higher_is_better=bool(data.get("higher_is_better", True)),
+            direction=Direction(data["direction"]) if data.get("direction") else None,
+            target=(band.get("low"), band.get("high")),
             window=mapping.window,
             max_points=mapping.points,
         )
         data["history"] = history
         if entry.value_from == "best":
             data["value"] = history["best"]
+    if entry.section == STRESS:
+        note = judge(entry, data)
+        if note and warnings is not None:
+            warnings.append(note)
     try:
         model = MODELS[entry.section].model_validate(data)
     except ValidationError as exc:
@@ -172,6 +190,65 @@ def merge(entry: Collected, old: dict[str, Any] | None, mapping: Mapping) -> dic
         ]
         raise InputError(problems, what="evidence") from None
     return model.model_dump(mode="json", exclude_none=True)
+
+
+def judge(entry: Collected, data: dict[str, Any]) -> str | None:
+    """Settle a stress test's ``passed`` by its criterion, judged on the conservative bound.
+
+    Without a logged ``passed`` the criterion decides. A logged pass the criterion refutes
+    is refused; a logged failure it would pass is kept (a test may fail for reasons its
+    criterion does not state) and returned as a warning.
+    """
+    if data.get("criterion") is None:
+        return None
+    try:
+        criterion = Criterion.model_validate(data["criterion"])
+        bounds = Bounds.model_validate({k: data[k] for k in BOUNDS if k in data})
+    except ValidationError:
+        return None  # the entry's own validation names what is wrong
+    bound, observed = criterion.conservative(bounds)
+    if observed is None:
+        return None
+    rule = f"{criterion.comparator.value} {criterion.threshold}"
+    holds = criterion.holds(observed)
+    if "passed" not in entry.data:
+        data["passed"] = holds
+        return None
+    where = entry.sources.get("passed", entry.origin)
+    if data["passed"] is True and not holds:
+        raise InputError(
+            [
+                Problem(
+                    f"{entry.label}: {where} says passed, but its {bound} {observed} does not "
+                    f"meet its criterion {rule}; log it as failed, or leave passed out and "
+                    "govrl will judge it on the conservative bound"
+                )
+            ],
+            what="evidence",
+        )
+    if data["passed"] is False and holds:
+        return (
+            f"{entry.label}: {where} says failed although its {bound} {observed} meets its "
+            f"criterion {rule}; kept as logged"
+        )
+    return None
+
+
+def unknown_failure_modes(entries: list[Collected], known: set[str]) -> list[Problem]:
+    """Failure modes collected stress tests name that the record's reward section lacks."""
+    naming: dict[str, list[str]] = {}
+    for entry in entries:
+        for ref in entry.data.get("failure_modes", []) if entry.section == STRESS else []:
+            if ref not in known:
+                naming.setdefault(ref, []).append(f"{entry.label} from {entry.origin}")
+    return [
+        Problem(
+            f"failure mode {ref!r} is not the id of any reward.failure_modes entry, but "
+            f"{'; '.join(where)} names it; add it to reward.failure_modes (id and "
+            "description) first, or correct the id in the source"
+        )
+        for ref, where in naming.items()
+    ]
 
 
 def _manual(data: dict[str, Any]) -> bool:
@@ -225,7 +302,7 @@ def plan(
         if old is not None and _manual(old) and not replace:
             conflicts.append(entry.label)
             continue
-        data = merge(entry, old, mapping)
+        data = merge(entry, old, mapping, warnings)
         for name, value in data.items():
             if isinstance(value, str) and value.startswith("TODO") and entry.defaults.get(name):
                 warnings.append(f"{entry.label}.{name}: the source does not say; wrote a TODO")
@@ -256,16 +333,19 @@ def plan(
 
 ORDER = {
     METRICS: ("id", "name", "description", "value", "ci_low", "ci_high", "ci_level")
-    + ("higher_is_better", "unit", "split", "history", "provenance"),
+    + ("direction", "target", "unit", "split", "history", "provenance"),
     OFF_POLICY: ("id", "estimator", "target", "value", "ci_low", "ci_high", "ci_level")
-    + ("ess", "episodes", "behaviour_value", "notes", "provenance"),
-    STRESS: ("id", "scenario", "kind", "description", "metric", "value", "ci_low", "ci_high")
-    + ("ci_level", "baseline", "passed", "provenance"),
+    + ("ess", "episodes", "behaviour_value", "difference", "notes", "provenance"),
+    STRESS: ("id", "scenario", "kind", "failure_modes", "description", "metric", "value")
+    + ("ci_low", "ci_high", "ci_level", "baseline", "criterion", "passed", "provenance"),
     SUBGROUPS: ("attribute", "group", "metric", "n", "ess", "value", "ci_low", "ci_high")
     + ("ci_level", "provenance"),
     OOD: ("method", "evaluated_on", "auroc", "false_alarm_rate", "detection_rate")
     + ("on_detection", "provenance"),
 }
+
+
+_FLOW = frozenset({"criterion", "target"})  # small maps, written on one line
 
 
 def _timestamp(text: str) -> Any:
@@ -285,18 +365,25 @@ def _node(value: Any, key: str | None = None) -> Any:
         node = CommentedMap()
         for name, item in value.items():
             node[name] = _node(item, name)
-        if key is None and set(value) == {"step", "value"}:
+        if (key is None and set(value) == {"step", "value"}) or key in _FLOW:
             node.fa.set_flow_style()
         return node
     if isinstance(value, list):
-        return CommentedSeq(_node(item) for item in value)
+        seq = CommentedSeq(_node(item) for item in value)
+        if not any(isinstance(item, dict | list) for item in value):
+            seq.fa.set_flow_style()  # failure_modes: [a, b], as people write them
+        return seq
     return _timestamp(value) if key == "fetched_at" else value
 
 
 def _ordered(data: dict[str, Any], section: str) -> list[str]:
     """The fields worth writing, in the record's usual order; defaults go unsaid."""
     order, fields = ORDER[section], MODELS[section].model_fields
-    shown = [k for k in data if not (k in fields and data[k] == fields[k].default)]
+    shown = [
+        k
+        for k in data
+        if not (k in fields and data[k] == fields[k].get_default(call_default_factory=True))
+    ]
     return sorted(shown, key=lambda k: order.index(k) if k in order else len(order))
 
 
@@ -308,7 +395,7 @@ def _update(node: Any, data: dict[str, Any], section: str) -> None:
     shown = _ordered(data, section)
     for name, value in data.items():
         if name in node:
-            if isinstance(value, dict | list) or node[name] != value:
+            if isinstance(value, dict) or node[name] != value:
                 # nested maps are replaced, never edited: a YAML alias may share them
                 node[name] = _node(value, name)
         elif name in shown:
@@ -369,6 +456,9 @@ def collect(
     evidence = source.fetch(selection, convention.plan())
     fetched_at = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     harvest = convention.harvest(evidence, fetched_at)
+    unknown = unknown_failure_modes(harvest.entries, {m.id for m in record.reward.failure_modes})
+    if unknown:
+        raise InputError(unknown, what="evidence")
     if not harvest.entries:
         harvest.warnings.append("the selected runs hold nothing the convention maps")
     result = plan(record.evaluation, harvest.entries, evidence, convention.mapping, replace=replace)

@@ -13,41 +13,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from govrl.errors import InputError, Problem
+from govrl.evidence.fields import (
+    DESCRIPTIVE_FIELDS,
+    EVIDENCE_FIELDS,
+    IDENTITY_FIELDS,
+    METRICS,
+    OFF_POLICY,
+    OOD,
+    SOURCE_FIELDS,
+    STRESS,
+    SUBGROUPS,
+    BadField,
+    layer,
+    nest,
+)
 from govrl.evidence.interface import Evidence, FetchPlan, Point, RunEvidence
 from govrl.evidence.mapping import Mapping
 from govrl.evidence.tables import BOOL_FIELDS, read_table
 from govrl.vocabulary import Estimator, SourceKind, StressKind
 
-METRICS, OFF_POLICY, STRESS, SUBGROUPS, OOD = (
-    "metrics",
-    "off_policy",
-    "stress_tests",
-    "subgroups",
-    "ood_detection",
-)
-SECTIONS = (METRICS, OFF_POLICY, STRESS, SUBGROUPS, OOD)
-_BOUNDS = ("value", "ci_low", "ci_high", "ci_level")
-EVIDENCE_FIELDS = {
-    METRICS: _BOUNDS,
-    OFF_POLICY: (*_BOUNDS, "ess", "episodes", "behaviour_value"),
-    STRESS: (*_BOUNDS, "baseline", "passed"),
-    SUBGROUPS: (*_BOUNDS, "n", "ess"),
-    OOD: ("auroc", "false_alarm_rate", "detection_rate"),
-}
-DESCRIPTIVE_FIELDS = {
-    METRICS: ("name", "description", "higher_is_better", "unit", "split"),
-    OFF_POLICY: ("estimator", "target", "notes"),
-    STRESS: ("scenario", "kind", "description", "metric"),
-    SUBGROUPS: (),
-    OOD: ("method", "evaluated_on", "on_detection"),
-}
-IDENTITY_FIELDS = {
-    METRICS: ("id",),
-    OFF_POLICY: ("id",),
-    STRESS: ("id",),
-    SUBGROUPS: ("attribute", "group", "metric"),
-    OOD: (),
-}
 TODO = {
     "target": "TODO: what this estimates, e.g. expected return per episode",
     "metric": "TODO: the metric this stress test reports",
@@ -56,6 +40,7 @@ TODO = {
     "on_detection": "TODO: what the system does when a state is flagged",
 }
 _TAG_SECTIONS = {"metric": METRICS, "ope": OFF_POLICY, "stress": STRESS}
+_TAG_NAMES = {section: name for name, section in _TAG_SECTIONS.items()}
 _ARTIFACT_SECTIONS = {"metrics": METRICS, "ope": OFF_POLICY, "stress": STRESS}
 _ARTIFACT_SECTIONS |= {"subgroups": SUBGROUPS, "ood": OOD}
 _TAG = re.compile(r"^govrl\.(metric|ope|stress)\.(.+)\.([a-z_]+)$")
@@ -81,8 +66,9 @@ class Collected:
     data: dict[str, Any]  # evidence fields, provenance, and descriptive fields the source gave
     defaults: dict[str, Any]  # descriptive fields for when neither source nor record has them
     origin: str
-    points: list[Point] | None = None  # summarised once higher_is_better is settled
+    points: list[Point] | None = None  # summarised once the direction is settled
     value_from: str = "last"
+    sources: dict[str, str] = field(default_factory=dict)  # evidence field -> where it was read
 
     @property
     def label(self) -> str:
@@ -96,21 +82,28 @@ class Harvest:
     unmapped: list[str] = field(default_factory=list)
 
 
-def _descriptors(tags: dict[str, str]) -> dict[tuple[str, str], dict[str, Any]]:
+def _descriptors(run: RunEvidence) -> dict[tuple[str, str], dict[str, Any]]:
     """Descriptions from tags: ``govrl.<metric|ope|stress>.<id>.<field>``, ``govrl.ood.<field>``."""
-    found: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
-    for key, value in tags.items():
+    flat: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
+    for key, value in run.tags.items():
         match = _TAG.match(key)
-        if match and match[3] in DESCRIPTIVE_FIELDS[_TAG_SECTIONS[match[1]]]:
-            found[(_TAG_SECTIONS[match[1]], match[2])][match[3]] = value
-        elif key.startswith("govrl.ood.") and key[10:] in DESCRIPTIVE_FIELDS[OOD]:
-            found[(OOD, "")][key[10:]] = value
-    for fields in found.values():
-        if "higher_is_better" in fields:  # anything but true/false fails validation, named
-            flag = fields["higher_is_better"]
-            fields["higher_is_better"] = {"true": True, "false": False}.get(flag.lower(), flag)
+        if match and match[3] in SOURCE_FIELDS[_TAG_SECTIONS[match[1]]]:
+            flat[(_TAG_SECTIONS[match[1]], match[2])][match[3]] = value
+        elif key.startswith("govrl.ood.") and key[10:] in SOURCE_FIELDS[OOD]:
+            flat[(OOD, "")][key[10:]] = value
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for (section, entry_id), fields in flat.items():
+        try:
+            found[(section, entry_id)] = nest(section, fields)
+        except BadField as bad:
+            tag = f"govrl.{_TAG_NAMES[section]}.{entry_id}" if entry_id else "govrl.ood"
+            raise InputError(
+                [Problem(f"run {run.label}: tag {tag}.{bad.field} {bad.message}")], what="evidence"
+            ) from None
         if "estimator" in fields:
-            fields["estimator"] = _ESTIMATORS.get(fields["estimator"].lower(), "other")
+            found[(section, entry_id)]["estimator"] = _ESTIMATORS.get(
+                fields["estimator"].lower(), "other"
+            )
     return found
 
 
@@ -159,7 +152,7 @@ class Convention:
         """Every entry the evidence supports, each with its provenance."""
         out = Harvest()
         for run in evidence.runs:
-            described = _descriptors(run.tags)
+            described = _descriptors(run)
             self._from_keys(evidence, run, described, fetched_at, out)
             self._from_tables(evidence, run, described, fetched_at, out)
         seen: dict[tuple[str, tuple[str, ...]], str] = {}
@@ -216,31 +209,34 @@ class Convention:
         }
         by_id = sections.get(entry.section, {})
         override = describe.ood_detection if entry.section == OOD else by_id.get(entry_id)
-        entry.data.update(described.get((entry.section, entry_id), {}))
-        entry.data.update(given or {})
+        layer(entry.section, entry.data, described.get((entry.section, entry_id), {}))
+        layer(entry.section, entry.data, given or {})
         if override is not None:
-            entry.data.update(override.model_dump(mode="json", exclude_none=True))
-        data = entry.data
-        if ("ci_low" in data or "ci_high" in data) and "ci_level" not in data:
-            level = run.tags.get("govrl.ci_level") or self.mapping.ci_level
-            if level is None:
-                raise InputError(
-                    [
-                        Problem(
-                            f"{entry.label} from {entry.origin} has an interval but no ci_level",
-                            path="ci_level",
-                        )
-                    ],
-                    what="evidence",
-                )
-            try:
-                data["ci_level"] = float(level)
-            except ValueError:
-                raise InputError(
-                    [Problem(f"run {run.label}: tag govrl.ci_level is not a number: {level!r}")],
-                    what="evidence",
-                ) from None
+            layer(entry.section, entry.data, override.model_dump(mode="json", exclude_none=True))
+        self._level(entry, run, entry.data, "ci_level")
+        difference = entry.data.get("difference")
+        if isinstance(difference, dict):
+            self._level(entry, run, difference, "difference_ci_level")
         return entry
+
+    def _level(self, entry: Collected, run: RunEvidence, bounds: dict[str, Any], name: str) -> None:
+        """Give an interval without a level the run's ``govrl.ci_level`` or the mapping's."""
+        if ("ci_low" not in bounds and "ci_high" not in bounds) or "ci_level" in bounds:
+            return
+        level = run.tags.get("govrl.ci_level") or self.mapping.ci_level
+        if level is None:
+            what = "an interval" if name == "ci_level" else "a difference interval"
+            raise InputError(
+                [Problem(f"{entry.label} from {entry.origin} has {what} but no {name}", path=name)],
+                what="evidence",
+            )
+        try:
+            bounds["ci_level"] = float(level)
+        except ValueError:
+            raise InputError(
+                [Problem(f"run {run.label}: tag govrl.ci_level is not a number: {level!r}")],
+                what="evidence",
+            ) from None
 
     def _from_keys(
         self,
@@ -278,7 +274,7 @@ class Convention:
                 given = rule.model_dump(
                     mode="json",
                     exclude_none=True,
-                    include={"name", "description", "unit", "split", "higher_is_better"},
+                    include={"name", "description", "unit", "split", "direction", "target"},
                 )
                 out.entries.append(self._finish(entry, run, described, given))
                 continue
@@ -357,8 +353,11 @@ class Convention:
         defaults = self._defaults(section, identity, " ".join(path).replace("_", " "))
         if section == METRICS and "value" in fields:
             points = self._points(run, fields["value"][1], out)
+        data = nest(section, data)  # numbers only: an off-policy difference
         data["provenance"] = self._provenance(evidence, run, fetched_at, key=key)
-        return Collected(section, identity, data, defaults, f"run {run.label} {prefix}", points)
+        sources = {name: f"run {run.label} key {k}" for name, (_, k) in fields.items()}
+        origin = f"run {run.label} {prefix}"
+        return Collected(section, identity, data, defaults, origin, points, sources=sources)
 
     def _from_tables(
         self,
@@ -375,7 +374,7 @@ class Convention:
             if section is None:
                 continue
             allowed = frozenset(
-                IDENTITY_FIELDS[section] + DESCRIPTIVE_FIELDS[section] + EVIDENCE_FIELDS[section]
+                IDENTITY_FIELDS[section] + SOURCE_FIELDS[section] + EVIDENCE_FIELDS[section]
             )
             source = f"{run.label}:{path}"
             rows = read_table(path, artifact.content, source=source, allowed=allowed)
@@ -387,15 +386,20 @@ class Convention:
                     raise InputError(
                         [Problem(f"{', '.join(missing)} missing", source, None, f"row {index}")]
                     )
+                try:
+                    shaped = nest(section, row)
+                except BadField as bad:
+                    place = f"row {index} {bad.field}"
+                    raise InputError([Problem(bad.message, source, None, place)]) from None
                 identity = tuple(str(row[f]) for f in IDENTITY_FIELDS[section])
-                evidence_part = {
-                    k: v for k, v in row.items() if k not in DESCRIPTIVE_FIELDS[section]
-                }
-                given = {k: v for k, v in row.items() if k in DESCRIPTIVE_FIELDS[section]}
+                descriptive = DESCRIPTIVE_FIELDS[section]
+                evidence_part = {k: v for k, v in shaped.items() if k not in descriptive}
+                given = {k: v for k, v in shaped.items() if k in descriptive}
                 defaults = self._defaults(section, identity)
                 entry = Collected(
                     section, identity, evidence_part, defaults, f"{source} row {index}"
                 )
+                entry.sources = {k: f"{source} row {index} column {k}" for k in row}
                 entry.data["provenance"] = self._provenance(
                     evidence, run, fetched_at, artifact=(artifact.path, artifact.sha256)
                 )

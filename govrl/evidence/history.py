@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from govrl.evidence.interface import Point
+from govrl.vocabulary import Direction
 
 WINDOW = 10
 MAX_POINTS = 200
@@ -32,27 +33,52 @@ def downsample(count: int, keep: int, limit: int) -> list[int]:
     return sorted(chosen)
 
 
+def best_index(
+    values: list[float],
+    direction: Direction | None,
+    low: float | None = None,
+    high: float | None = None,
+) -> int:
+    """Where the best value is: the highest, the lowest, or the one nearest the band.
+
+    Without a direction the highest counts as best. Within a band, several points may
+    lie inside it; the latest of the nearest is the one most like the final policy.
+    """
+    if direction is Direction.BAND:
+        gaps = [
+            max(0.0, (low - v) if low is not None else 0.0, (v - high) if high is not None else 0.0)
+            for v in values
+        ]
+        nearest = min(gaps)
+        return max(i for i, gap in enumerate(gaps) if gap == nearest)
+    pick = min if direction is Direction.LOWER else max
+    return values.index(pick(values))
+
+
 def summarise(
     points: list[Point],
     *,
-    higher_is_better: bool,
+    direction: Direction | None,
+    target: tuple[float | None, float | None] = (None, None),
     window: int = WINDOW,
     max_points: int = MAX_POINTS,
 ) -> dict[str, Any]:
-    """The record's HistorySummary, as plain data, for finite points with non-negative steps."""
+    """The record's HistorySummary, as plain data, for finite points with non-negative steps.
+
+    ``target`` is the band (low, high) of a within-band metric.
+    """
     series = ordered(points)
     if not series:
         raise ValueError("an empty history has no summary")
     values = [p[2] for p in series]
-    pick = max if higher_is_better else min
-    best_index = values.index(pick(values))
+    best = best_index(values, direction, *target)
     tail = values[-min(window, len(values)) :]
     mean = math.fsum(tail) / len(tail)
     std = math.sqrt(math.fsum((v - mean) ** 2 for v in tail) / len(tail))
     return {
         "steps": max(p[0] for p in series),
         "last": values[-1],
-        "best": values[best_index],
+        "best": values[best],
         "window": len(tail),
         "window_mean": _tidy(mean),
         "window_std": _tidy(std),
@@ -60,7 +86,7 @@ def summarise(
         "window_max": max(tail),
         "points": [
             {"step": series[i][0], "value": series[i][2]}
-            for i in downsample(len(series), best_index, max_points)
+            for i in downsample(len(series), best, max_points)
         ],
     }
 

@@ -31,6 +31,7 @@ _TABLES = (
     ("subgroups", "govrl/subgroups.json"),
 )
 _DESCRIBED = ("name", "description", "unit", "split")
+_NESTED = ("target", "criterion", "difference")  # target_low, criterion_comparator, ...
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,25 @@ class SeededStore:
         return f"{self.model_name}@{self.model_alias}"
 
 
+def _flat(entry: Any) -> dict[str, Any]:
+    """An entry as a table row: nested fields as the convention's flat columns."""
+    row: dict[str, Any] = entry.model_dump(mode="json", exclude_none=True, exclude=_LEAVE_OUT)
+    for name in _NESTED:
+        nested = row.get(name)
+        if isinstance(nested, dict):  # an estimate's target is text, a metric's a band
+            del row[name]
+            row |= {f"{name}_{field}": value for field, value in nested.items()}
+    return row
+
+
 def _curve_tags(metric: Any) -> dict[str, str]:
-    tags = {f"govrl.metric.{metric.id}.{name}": getattr(metric, name) for name in _DESCRIBED}
-    tags = {key: value for key, value in tags.items() if value is not None}
-    if metric.higher_is_better is not None:
-        tags[f"govrl.metric.{metric.id}.higher_is_better"] = str(metric.higher_is_better).lower()
+    """A curve's descriptions as ``govrl.metric.<id>.<field>`` tags, flat like table columns."""
+    row = _flat(metric)
+    tags = {
+        f"govrl.metric.{metric.id}.{name}": str(row[name])
+        for name in (*_DESCRIBED, "direction", "target_low", "target_high")
+        if name in row
+    }
     if metric.ci_level is not None:
         tags["govrl.ci_level"] = str(metric.ci_level)
     return tags
@@ -89,17 +104,11 @@ def seed_record_store(
     curves = [m for m in evaluation.metrics if m.history is not None and m.history.points]
     tables: dict[str, list[dict[str, Any]]] = {}
     for section, path in _TABLES:
-        rows = [
-            entry.model_dump(mode="json", exclude_none=True, exclude=_LEAVE_OUT)
-            for entry in getattr(evaluation, section)
-            if entry not in curves
-        ]
+        rows = [_flat(entry) for entry in getattr(evaluation, section) if entry not in curves]
         if rows:
             tables[path] = rows
     if evaluation.ood_detection is not None:
-        tables["govrl/ood.json"] = [
-            evaluation.ood_detection.model_dump(mode="json", exclude_none=True, exclude=_LEAVE_OUT)
-        ]
+        tables["govrl/ood.json"] = [_flat(evaluation.ood_detection)]
     uri = f"sqlite:///{database.resolve()}"
     with fast_failing(30.0):
         from mlflow import MlflowClient

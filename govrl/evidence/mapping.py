@@ -4,19 +4,72 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, model_validator
 from pydantic_core import PydanticCustomError
 
 from govrl.evidence.history import MAX_POINTS, WINDOW
 from govrl.record.base import Identifier, Name, StrictModel, Text
-from govrl.vocabulary import Estimator, StressKind
+from govrl.record.evaluation import Criterion, TargetBand
+from govrl.vocabulary import Direction, Estimator, StressKind
 
 _GLOB = set("*?[")
 
 
-class MetricRule(StrictModel):
+class Directed(StrictModel):
+    """A metric's direction and band, stated together.
+
+    The legacy ``higher_is_better: true|false`` is read as the direction it means; a
+    ``target`` without a direction means within-band.
+    """
+
+    direction: Direction | None = None
+    target: TargetBand | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_flag(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if "higher_is_better" in data:
+            flag = data.pop("higher_is_better")
+            if not isinstance(flag, bool):
+                raise PydanticCustomError(
+                    "legacy_flag",
+                    "must be true or false (got {got}); "
+                    "better: direction: higher-is-better or lower-is-better",
+                    {"got": flag, "field": "higher_is_better"},
+                )
+            meant = (Direction.HIGHER if flag else Direction.LOWER).value
+            if data.get("direction") not in (None, meant):
+                raise PydanticCustomError(
+                    "legacy_flag",
+                    "is {direction}, but higher_is_better: {flag} says otherwise; keep direction",
+                    {
+                        "flag": str(flag).lower(),
+                        "direction": data["direction"],
+                        "field": "direction",
+                    },
+                )
+            data["direction"] = meant
+        if data.get("target") is not None and data.get("direction") is None:
+            data["direction"] = Direction.BAND.value
+        return data
+
+    @model_validator(mode="after")
+    def _band_with_target(self) -> Self:
+        if (self.direction is Direction.BAND) != (self.target is not None):
+            raise PydanticCustomError(
+                "band_target",
+                "a target goes with direction within-band, and within-band needs a target",
+                {"field": "target"},
+            )
+        return self
+
+
+class MetricRule(Directed):
     """A metric key (or glob) outside the convention to collect into evaluation.metrics."""
 
     key: Name
@@ -25,7 +78,6 @@ class MetricRule(StrictModel):
     description: Text | None = None
     unit: Name | None = None
     split: Name | None = None
-    higher_is_better: StrictBool | None = None
     value: Literal["last", "best"] = "last"
     history: StrictBool = True
     per_run: StrictBool = Field(
@@ -44,12 +96,11 @@ class MetricRule(StrictModel):
         return fnmatchcase(key, self.key) if _GLOB & set(self.key) else key == self.key
 
 
-class MetricText(StrictModel):
+class MetricText(Directed):
     name: Name | None = None
     description: Text | None = None
     unit: Name | None = None
     split: Name | None = None
-    higher_is_better: StrictBool | None = None
 
 
 class EstimateText(StrictModel):
@@ -63,6 +114,8 @@ class StressText(StrictModel):
     kind: StressKind | None = None
     description: Text | None = None
     metric: Name | None = None
+    failure_modes: list[Identifier] | None = None
+    criterion: Criterion | None = None
 
 
 class DetectorText(StrictModel):

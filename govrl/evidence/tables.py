@@ -22,10 +22,18 @@ FLOAT_FIELDS = frozenset(
         "auroc",
         "false_alarm_rate",
         "detection_rate",
+        "target_low",
+        "target_high",
+        "criterion_threshold",
+        "difference_value",
+        "difference_ci_low",
+        "difference_ci_high",
+        "difference_ci_level",
     }
 )
 INT_FIELDS = frozenset({"n", "episodes"})
 BOOL_FIELDS = frozenset({"passed", "higher_is_better"})
+LIST_FIELDS = frozenset({"failure_modes"})  # comma-separated in CSV, a list or text in JSON
 _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0"}
 
@@ -47,6 +55,14 @@ def coerce(field: str, raw: Any, *, source: str, row: int) -> Any:
         if isinstance(raw, int | float) and raw in (0, 1):
             return bool(raw)
         raise _bad(source, row, field, f"must be true or false (got {raw!r})")
+    if field in LIST_FIELDS:
+        if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+            return [item.strip() for item in raw if item.strip()]
+        if text is not None:
+            return [item.strip() for item in text.split(",") if item.strip()]
+        raise _bad(
+            source, row, field, f"must be a list of ids, or ids separated by commas (got {raw!r})"
+        )
     if field in FLOAT_FIELDS or field in INT_FIELDS:
         if isinstance(raw, bool):
             raise _bad(source, row, field, f"must be a number (got {raw!r})")

@@ -54,40 +54,47 @@ _SUBGROUPS = [
 _DOSE = "Dose-change-too-large rate"
 _ESCALATION = "Vasopressor escalation of two or more bands after an artefactual MAP"
 _STRESS_FIELDS = ("id", "kind", "scenario", "metric", "value", "ci_low", "ci_high", "baseline")
+_STRESS_FIELDS += ("failure_modes", "criterion_comparator", "criterion_threshold")
+_PIPELINE, _ARTEFACTS = "feature-pipeline-mismatch", "arterial-line-artefacts"
+# No `passed` column: each test's criterion decides it, on the conservative bound.
 _STRESS = [
     ("shift-external-site", "distribution-shift", "External site (Meridian ICU, 2019 to 2024)")
-    + (_MORTALITY_DR, 0.212, 0.169, 0.261, 0.201, True),
+    + (_MORTALITY_DR, 0.212, 0.169, 0.261, 0.201, _PIPELINE, "<", 0.273),
     ("shift-covid-period", "distribution-shift")
     + ("COVID-19 period at the external site (2020-03 to 2021-12)", _DOSE)
-    + (0.044, 0.036, 0.053, 0.031, True),
+    + (0.044, 0.036, 0.053, 0.031, _PIPELINE, "<", 0.05),
     ("fault-missing-labs", "sensor-fault")
     + ("Missing or delayed labs (lactate, bilirubin, platelets, creatinine)", _DOSE)
-    + (0.048, 0.042, 0.055, 0.031, True),
+    + (0.048, 0.042, 0.055, 0.031, _PIPELINE, "<", 0.06),
     ("fault-arterial-line-unfiltered", "sensor-fault")
     + ("Arterial-line artefact, without the plausibility filter (version 2.0.0 behaviour)",)
-    + (_ESCALATION, 0.094, 0.081, 0.108, 0.006, False),
+    + (_ESCALATION, 0.094, 0.081, 0.108, 0.006, _ARTEFACTS, "<", 0.02),
     ("fault-arterial-line-filtered", "sensor-fault")
     + ("Arterial-line artefact, with the plausibility filter (version 2.1.0)", _ESCALATION)
-    + (0.011, 0.007, 0.016, 0.006, True),
+    + (0.011, 0.007, 0.016, 0.006, _ARTEFACTS, "<", 0.02),
     ("edge-high-dose", "edge-case")
     + ("Patients in the top vasopressor band (above 0.45 micrograms/kg/min)",)
-    + ("De-escalation of three or more bands from the top band", 0.007, 0.002, 0.016, None, True),
+    + ("De-escalation of three or more bands from the top band", 0.007, 0.002, 0.016, None)
+    + ("confounding-by-indication", "<", 0.02),
     ("edge-ckd-dialysis", "edge-case")
     + ("Chronic kidney disease stage 4 to 5 or on maintenance dialysis",)
-    + ("Fluid recommended despite overload", 0.027, 0.016, 0.043, 0.012, False),
+    + ("Fluid recommended despite overload", 0.027, 0.016, 0.043, 0.012)
+    + ("unsupported-actions", "<", 0.02),
     ("adversarial-measurement-noise", "adversarial")
     + ("Worst-case perturbation within measurement error",)
-    + ("Share of steps whose vasopressor band flips", 0.064, 0.058, 0.071, 0.0, True),
+    + ("Share of steps whose vasopressor band flips", 0.064, 0.058, 0.071, 0.0)
+    + (_ARTEFACTS, "<", 0.10),
 ]
 
 
 _SAFETY = [
-    ("dose_change_too_large_rate", _DOSE, (0.031, 0.026, 0.037), "false"),
+    ("dose_change_too_large_rate", _DOSE, (0.031, 0.026, 0.037), "lower-is-better"),
     ("contraindicated_fluid_rate", "Fluid recommended despite overload", (0.012, 0.009, 0.016))
-    + ("false",),
-    ("clinician_agreement_exact", "Exact agreement with clinicians", (0.38, 0.37, 0.40), "true"),
+    + ("lower-is-better",),
+    ("clinician_agreement_exact", "Exact agreement with clinicians", (0.38, 0.37, 0.40))
+    + ("higher-is-better",),
     ("clinician_agreement_within_one", "Agreement with clinicians within one bin")
-    + ((0.86, 0.85, 0.87), "true"),
+    + ((0.86, 0.85, 0.87), "higher-is-better"),
 ]
 _OOD = {
     "method": "Two detectors: the Mahalanobis distance of the Q-network's penultimate-layer "
@@ -156,7 +163,7 @@ def _runs() -> dict[str, dict[str, Any]]:
     ope |= {"eval/q_survival_rank_correlation/value": 0.31}
     ope |= {"eval/q_survival_rank_correlation/ci_low": 0.28}
     ope |= {"eval/q_survival_rank_correlation/ci_high": 0.34}
-    proportion = {"unit": "proportion of patients", "higher_is_better": "false"}
+    proportion = {"unit": "proportion of patients", "direction": "lower-is-better"}
     internal = "internal test (MIMIC-IV, 3,569 stays)"
     ope_tags = {"govrl.ci_level": "0.95"}  # the eval/ intervals above state no level of their own
     for estimator in ("wis", "dr", "fqe"):
@@ -168,18 +175,19 @@ def _runs() -> dict[str, dict[str, Any]]:
         "metric", "obs-mortality-90d-clinicians", name=observed, split=internal, **proportion
     )
     spearman = {"name": "Rank correlation of Q-value with survival", "unit": "Spearman rho"}
+    spearman["direction"] = "higher-is-better"
     ope_tags |= _describe(
         "metric", "q-survival-rank-correlation", split="internal test (MIMIC-IV)", **spearman
     )
     safety: dict[str, float] = {}
     safety_tags: dict[str, str] = {}
-    for key, name, numbers, higher in _SAFETY:
+    for key, name, numbers, direction in _SAFETY:
         safety |= _estimate(f"eval/{key}", *numbers, 0.95)
         safety_tags |= _describe(
             "metric",
             key.replace("_", "-"),
             name=name,
-            higher_is_better=higher,
+            direction=direction,
             unit="proportion of decision steps",
             split="internal test (MIMIC-IV)",
         )
@@ -197,8 +205,8 @@ def _runs() -> dict[str, dict[str, Any]]:
         for a, g, m, n, e, v, lo, hi in _SUBGROUPS
     )
     stress = [
-        {k: v for k, v in zip(_STRESS_FIELDS, row, strict=False) if v is not None}
-        | {"ci_level": 0.95, "passed": row[-1]}
+        {k: v for k, v in zip(_STRESS_FIELDS, row, strict=True) if v is not None}
+        | {"ci_level": 0.95}
         for row in _STRESS
     ]
     return {
@@ -210,6 +218,7 @@ def _runs() -> dict[str, dict[str, Any]]:
                 name="FQE value of the policy during training (validation split)",
                 unit=_UNIT_RETURN,
                 split="validation (MIMIC-IV, 1,784 stays)",
+                direction="higher-is-better",
             ),
             "files": {"policy/policy.json": json.dumps({"algorithm": "discrete CQL", "seeds": 5})},
         },
