@@ -1,7 +1,8 @@
 """Cold-start and throughput of `govrl validate`, next to the bare libraries.
 
 Run by hand: `.venv/bin/python benchmarks/bench_validate.py`. Prints medians
-and ratios; absolute times on a shared machine are noisy, ratios less so.
+and ratios; absolute times on a shared machine are noisy, ratios less so. Also
+the gate (decide) over 1,000 generated records next to their validation.
 """
 
 from __future__ import annotations
@@ -65,6 +66,38 @@ def throughput(n: int = 1000) -> tuple[float, float, float]:
     return from_text, bare, from_data
 
 
+def gate_throughput(n: int = 1000) -> tuple[float, float, float]:
+    """Seconds for n generated records: validation alone, the gate (decide) alone, and ratio."""
+    import datetime as dt
+
+    from govrl.review.checklist import ChecklistLibrary
+    from govrl.review.gate import decide
+    from govrl.review.policy import load_policy
+    from govrl.yamlio import loads
+
+    base = loads(EXAMPLE.read_text()).data
+    datas = []
+    for i in range(n):
+        data = copy.deepcopy(base)
+        for metric in data["evaluation"]["metrics"]:
+            if metric.get("value") is not None:
+                metric["value"] += i * 1e-6
+        datas.append(data)
+    policy = load_policy(EXAMPLE.parent / "policies" / "sepsis.yaml")
+    library = ChecklistLibrary.discover()
+    today = dt.date(2026, 11, 1)
+    from govrl.record import AssessmentRecord
+
+    start = time.perf_counter()
+    records = [AssessmentRecord.model_validate(d) for d in datas]
+    validation = time.perf_counter() - start
+    start = time.perf_counter()
+    for record in records:
+        decide(record, policy, library, today=today)
+    gate = time.perf_counter() - start
+    return validation, gate, gate / validation
+
+
 def main() -> None:
     py = sys.executable
     bare = cold([py, "-c", "import pydantic, yaml"])
@@ -83,6 +116,11 @@ def main() -> None:
     print(f"  govrl: YAML text -> validated record   {from_text:8.0f} records/s")
     print(f"  bare:  PyYAML CSafeLoader + pydantic   {bare_text:8.0f} records/s")
     print(f"  parsed data -> validated record {from_data:8.0f} records/s")
+    validation, gate, ratio = gate_throughput()
+    print(f"gate over 1,000 generated records like {EXAMPLE.name} (in-process):")
+    print(f"  validation (data -> record)      {validation * 1000:8.1f} ms")
+    print(f"  gate (decide, sepsis policy)     {gate * 1000:8.1f} ms")
+    print(f"  ratio gate / validation          {ratio:8.2f}x  (aim: at most 1.5x)")
 
 
 if __name__ == "__main__":

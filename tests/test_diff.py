@@ -96,7 +96,7 @@ def test_bad_revision_is_a_located_error(tmp_path: Path, runner: CliRunner) -> N
     old, _ = _revisions(tmp_path)
     result = runner.invoke(main, ["diff", str(old), str(DATA / "invalid-ci-order.yaml")])
     assert result.exit_code == 1
-    assert "invalid-ci-order.yaml:43 evaluation.metrics[0].ci_low" in result.stderr
+    assert "invalid-ci-order.yaml:44 evaluation.metrics[0].ci_low" in result.stderr
 
 
 def test_example_revisions_show_the_approval_lapsing(runner: CliRunner) -> None:
@@ -114,3 +114,24 @@ def test_example_revisions_show_the_approval_lapsing(runner: CliRunner) -> None:
     assert {"checklist": "general-rl", "item": "GEN-RW-03", "old": "partial", "new": "yes"} in data[
         "answers"
     ]
+
+
+def test_diff_lists_the_conditions_a_revision_closes_and_opens(runner: CliRunner) -> None:
+    old = EXAMPLES / "grid-frequency-control.yaml"
+    new = EXAMPLES / "revisions" / "grid-frequency-control-1.2.0.yaml"
+    grid = str(EXAMPLES / "policies" / "grid.yaml")
+    args = ["diff", str(old), str(new), "--policy", grid, "--date", "2026-07-01"]
+    result = runner.invoke(main, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    closed = [(c["source"], c["id"]) for c in data["conditions_closed"]]
+    assert closed == [
+        ("gate:soc-violations-under-sensor-bias", "C-1"),
+        ("item:general-rl/GEN-RW-03", "C-3"),
+    ]
+    assert data["conditions_opened"] == []
+    back = runner.invoke(
+        main, ["diff", str(new), str(old), "--policy", grid, "--date", "2026-07-01"]
+    )
+    assert "Conditions opened (2):" in back.output
+    assert "gate:soc-violations-under-sensor-bias (C-1, Dr. Anil Bhattacharya)" in back.output

@@ -4,10 +4,48 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from govrl.cli.options import CHECKLIST_DIRS, EXISTING_FILE, echo_json, echo_text, judged_by
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from govrl.review.gate import Decision
+
+AS_OF = click.option(
+    "--date",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Judge as of this day (YYYY-MM-DD): evidence age, overdue conditions, validity. "
+    "Default: today.",
+)
+
+
+def _day(value: dt.datetime | None) -> dt.date | None:
+    return None if value is None else value.date()
+
+
+def _warn_binding(decision: Decision) -> None:
+    for note in decision.notes:
+        if note.startswith("judged under "):
+            echo_text(f"warning: {note}", err=True)
+
+
+def _condition_lines(decision: Decision) -> list[str]:
+    lines = []
+    for c in decision.condition_items:
+        t = c.tracked
+        if t is None:
+            lines.append(f"{c.text}\n      untracked: no owner or due date ({c.source})")
+        else:
+            late = " OVERDUE" if c.overdue else ""
+            lines.append(
+                f"{c.text}\n      {t.id}: {t.owner}, due {t.due}{late}; closed by {t.closed_by}"
+            )
+    return lines
 
 
 @click.group()
@@ -90,9 +128,14 @@ def show_checklist(
 @click.command()
 @click.argument("file", type=EXISTING_FILE)
 @judged_by
+@AS_OF
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def gate(
-    file: Path, policy_path: Path | None, checklist_dirs: tuple[Path, ...], as_json: bool
+    file: Path,
+    policy_path: Path | None,
+    checklist_dirs: tuple[Path, ...],
+    as_of: dt.datetime | None,
+    as_json: bool,
 ) -> None:
     """Decide: approve, approve with conditions, or reject, with every reason.
 
@@ -102,15 +145,18 @@ def gate(
     from govrl.review.rules import load_assessment
 
     judged = load_assessment(file, policy_path, checklist_dirs, require_finished=True)
-    decision = decide(judged.record, judged.rules.policy, judged.rules.library)
+    decision = decide(judged.record, judged.rules.policy, judged.rules.library, today=_day(as_of))
+    _warn_binding(decision)
     if as_json:
         echo_json(decision.as_dict())
     else:
         verdict = decision.verdict.value.upper()
         echo_text(f"{file}: {verdict} (tier {int(decision.tier)}, policy {decision.policy})")
+        echo_text(f"Policy digest: {decision.policy_digest or '(none)'}")
+        echo_text(f"Stage requested: {decision.stage or '(none named)'}")
         for title, lines in (
             ("Blockers", decision.blockers),
-            ("Conditions", decision.conditions),
+            ("Conditions", _condition_lines(decision)),
             ("Notes", decision.notes),
         ):
             if lines:
@@ -131,16 +177,24 @@ def gate(
 @click.command()
 @click.argument("file", type=EXISTING_FILE)
 @judged_by
+@AS_OF
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(
-    file: Path, policy_path: Path | None, checklist_dirs: tuple[Path, ...], as_json: bool
+    file: Path,
+    policy_path: Path | None,
+    checklist_dirs: tuple[Path, ...],
+    as_of: dt.datetime | None,
+    as_json: bool,
 ) -> None:
     """Completeness per checklist section, open blockers, framework coverage, gate preview."""
     from govrl.review.rules import load_assessment
     from govrl.review.status import status as compute_status
 
     judged = load_assessment(file, policy_path, checklist_dirs)
-    report = compute_status(judged.record, judged.rules.policy, judged.rules.library)
+    report = compute_status(
+        judged.record, judged.rules.policy, judged.rules.library, today=_day(as_of)
+    )
+    _warn_binding(report.decision)
     unfinished = len(judged.problems)
     if as_json:
         echo_json(
@@ -160,11 +214,24 @@ def status(
         echo_text(
             f"  {s.checklist:22} {s.title:42} {s.answered:3}/{s.applicable:<3} {s.open:3} open"
         )
-    echo_text("\nFramework coverage (items closed/mapped):")
-    for c in report.coverage:
-        if c.framework.value in ("eu-ai-act", "nist-ai-rmf"):
-            mark = "covered" if c.covered else "open"
-            echo_text(f"  {c.framework.value:12} {c.unit:12} {c.closed:3}/{c.total:<3} {mark}")
+    if report.frameworks_from is None:
+        echo_text(
+            "\nFramework coverage: no applicable framework is declared (set "
+            "system.regulatory.frameworks in the record, or frameworks in the policy)"
+        )
+    else:
+        names = ", ".join(f.value for f in report.frameworks)
+        echo_text(
+            f"\nFramework coverage, for the frameworks the {report.frameworks_from} declares "
+            f"({names}): items addressed / not applicable / open of those mapped"
+        )
+        width = max((len(c.unit) for c in report.coverage), default=0)
+        for c in report.coverage:
+            mark = "addressed" if c.fully_addressed else "open" if c.open else "not applicable"
+            echo_text(
+                f"  {c.framework.value:14} {c.unit:{width}} {c.addressed:3} / "
+                f"{c.not_applicable:3} / {c.open:3} of {c.total:<3} {mark}"
+            )
     decision = report.decision
     counts = f"{len(decision.blockers)} blockers, {len(decision.conditions)} conditions"
     echo_text(f"\nGate preview: {decision.verdict.value} ({counts})")
@@ -172,6 +239,14 @@ def status(
         echo_text(f"  - {line}")
     if len(decision.blockers) > 10:
         echo_text(f"  ... and {len(decision.blockers) - 10} more (govrl gate {file})")
+    if decision.condition_items:
+        echo_text(f"\nConditions ({len(decision.condition_items)}):")
+        for line in _condition_lines(decision):
+            echo_text(f"  - {line}")
+    if decision.closed_conditions:
+        echo_text(f"\nTracked conditions this revision closes ({len(decision.closed_conditions)}):")
+        for t in decision.closed_conditions:
+            echo_text(f"  - {t.id} ({t.raised_by}), {t.owner}: closed by {t.closed_by}")
 
 
 COMMANDS = [checklists, gate, status]

@@ -54,11 +54,38 @@ CHECKLIST_DIRS = click.option(
     help="A folder of your own checklists (repeatable; also $GOVRL_CHECKLIST_PATH).",
 )
 
+
+class PolicyParam(click.ParamType):  # type: ignore[type-arg]
+    """A policy file, or the name of a shipped policy (``healthcare``, ``energy``, ...)."""
+
+    name = "FILE|NAME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        path = Path(value)
+        if path.is_file():
+            return path
+        if path.exists():
+            self.fail(f"{value!r} is a directory, not a policy file", param, ctx)
+        from govrl.review.policy import shipped_policies
+
+        shipped = shipped_policies()
+        if value in shipped:
+            return shipped[value]
+        self.fail(
+            f"{value!r} is neither a policy file nor a shipped policy "
+            f"(shipped: {', '.join(shipped)})",
+            param,
+            ctx,
+        )
+
+
 POLICY = click.option(
     "--policy",
     "policy_path",
-    type=EXISTING_FILE,
-    help="A policy file (default: govrl's shipped default policy).",
+    type=PolicyParam(),
+    help="A policy file, or a shipped policy by name (default, healthcare, "
+    "autonomous-systems, energy, recommenders, finance). Default: the policy the record is "
+    "bound to, else govrl's shipped default.",
 )
 
 TIMEOUT = click.option(

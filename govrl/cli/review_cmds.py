@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +17,9 @@ from govrl.cli.options import (
     judged_by,
 )
 from govrl.exports import EXPORTERS, Exporter
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 
 @click.command()
@@ -31,6 +35,12 @@ from govrl.exports import EXPORTERS, Exporter
     help="Terminal text, Markdown for a review comment, or JSON.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option(
+    "--date",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Judge both revisions as of this day (YYYY-MM-DD). Default: today.",
+)
 def diff(
     old: Path,
     new: Path,
@@ -38,6 +48,7 @@ def diff(
     checklist_dirs: tuple[Path, ...],
     fmt: str,
     as_json: bool,
+    as_of: dt.datetime | None,
 ) -> None:
     """Compare two revisions (record YAML or govrl PDFs): fields, metrics, answers, gates.
 
@@ -48,8 +59,17 @@ def diff(
     from govrl.review.diff_text import as_markdown, as_text
     from govrl.review.rules import load_rules
 
-    rules = load_rules(policy_path, checklist_dirs)
-    result = diff_revisions(load_revision(old), load_revision(new), rules.policy, rules.library)
+    before, after = load_revision(old), load_revision(new)
+    # judged by the policy the new revision is bound to, unless one is given
+    bound = new.suffix in (".yaml", ".yml")
+    rules = load_rules(
+        policy_path,
+        checklist_dirs,
+        record_file=new if bound else None,
+        record=after.record if bound else None,
+    )
+    today = None if as_of is None else as_of.date()
+    result = diff_revisions(before, after, rules.policy, rules.library, today=today)
     if as_json or fmt == "json":
         echo_json(result.as_dict())
     else:

@@ -10,7 +10,7 @@ from typing import Any
 from govrl.record import AssessmentRecord
 from govrl.record.identity import canonical_data, record_digest
 from govrl.review.checklist import ChecklistLibrary
-from govrl.review.gate import Decision, Evidence, decide, evidence_of
+from govrl.review.gate import ConditionItem, Decision, Evidence, decide, evidence_of
 from govrl.review.policy import Policy
 
 _KEYS = ("id", "name", "version", "scenario")
@@ -69,6 +69,9 @@ class RecordDiff:
     gates: list[GateChange]
     old_decision: Decision
     new_decision: Decision
+    # conditions the old revision's decision raised and the new one's does not, and back
+    closes: list[ConditionItem] = field(default_factory=list)
+    opens: list[ConditionItem] = field(default_factory=list)
 
     @property
     def lapses(self) -> bool:
@@ -94,7 +97,39 @@ class RecordDiff:
             ],
             "answers": [vars(a) for a in self.answers],
             "gates": [vars(g) for g in self.gates],
+            "conditions_closed": [_condition(c) for c in self.closes],
+            "conditions_opened": [_condition(c) for c in self.opens],
         }
+
+
+def _condition(c: ConditionItem) -> dict[str, Any]:
+    return {
+        "source": c.source,
+        "text": c.text,
+        "id": c.tracked.id if c.tracked else None,
+        "owner": c.tracked.owner if c.tracked else None,
+        "due": c.tracked.due.isoformat() if c.tracked else None,
+    }
+
+
+def condition_changes(
+    old: Decision, new: Decision
+) -> tuple[list[ConditionItem], list[ConditionItem]]:
+    """Conditions the new decision no longer raises (closed) and those it newly raises."""
+    old_keys = {_condition_key(c) for c in old.condition_items}
+    new_keys = {_condition_key(c) for c in new.condition_items}
+    closes = [c for c in old.condition_items if _condition_key(c) not in new_keys]
+    opens = [c for c in new.condition_items if _condition_key(c) not in old_keys]
+    return closes, opens
+
+
+def _condition_key(c: ConditionItem) -> tuple[str, str]:
+    """What a condition is about, without the numbers that move between revisions."""
+    if c.source.startswith(("gate:", "evidence:")):
+        return c.source, c.text.split(": ", 1)[0]  # the evidence key it judges
+    if c.source.startswith("requirement:"):
+        return c.source, c.text.rsplit(", found", 1)[0]
+    return c.source, ""
 
 
 def _bounds(e: Evidence | None) -> dict[str, Any] | None:
@@ -176,4 +211,7 @@ def diff_revisions(
         for g, e in [*old_gates, *[k for k in new_gates if k not in old_gates]]
         if old_gates.get((g, e)) != new_gates.get((g, e))
     ]
-    return RecordDiff(old, new, changes, moves, answers, gates, old_decision, new_decision)
+    closes, opens = condition_changes(old_decision, new_decision)
+    return RecordDiff(
+        old, new, changes, moves, answers, gates, old_decision, new_decision, closes, opens
+    )

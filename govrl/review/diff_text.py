@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from govrl.review.diff import MetricMove, RecordDiff
-from govrl.review.gate import Evidence
+from govrl.review.gate import ConditionItem, Evidence
 
 MAX_VALUE = 80
 
@@ -33,6 +33,11 @@ def _move(m: MetricMove) -> str:
     return f"{m.key}: {_evidence(m.old)} -> {_evidence(m.new)}"
 
 
+def _condition(c: ConditionItem) -> str:
+    tracked = f" ({c.tracked.id}, {c.tracked.owner})" if c.tracked else ""
+    return f"{c.source}{tracked}: {c.text}"
+
+
 def _lapse(diff: RecordDiff) -> str:
     if not diff.lapses:
         return "The records are identical: approvals of the old revision still apply."
@@ -47,6 +52,8 @@ def _sections(diff: RecordDiff) -> list[tuple[str, list[str]]]:
     verdicts = f"{diff.old_decision.verdict.value} -> {diff.new_decision.verdict.value}"
     return [
         ("Approval", [_lapse(diff), f"Gate verdict: {verdicts}"]),
+        ("Conditions closed", [_condition(c) for c in diff.closes]),
+        ("Conditions opened", [_condition(c) for c in diff.opens]),
         ("Metrics", [_move(m) for m in diff.metrics]),
         ("Gates", [f"{g.gate} on {g.evidence}: {g.old or '(not run)'} -> {g.new or '(not run)'}"
                    for g in diff.gates]),

@@ -5,50 +5,57 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
-from fnmatch import fnmatchcase
 from typing import Any
 
 from govrl.record import AssessmentRecord
-from govrl.record.governance import ItemResponse
+from govrl.record.governance import ItemResponse, TrackedCondition
 from govrl.review.checklist import ChecklistLibrary, Item
-from govrl.review.policy import EvidenceRequirement, MetricGate, OnFail, Policy
-from govrl.vocabulary import Answer, Comparator, RiskTier, Severity
+from govrl.review.evidence import (
+    Evidence,
+    GateResult,
+    Status,
+    applies,
+    apply_gates,
+    check_requirements,
+    direction_notes,
+    evidence_dates,
+    evidence_of,
+    judge,
+    stage_names,
+    stage_rule,
+    vacuous_gates,
+)
+from govrl.review.policy import Policy, TierRule
+from govrl.vocabulary import Answer, RiskTier, Severity
+
+__all__ = [  # the evidence names are re-exported: callers import them from here
+    "ConditionItem",
+    "Decision",
+    "Evidence",
+    "GateResult",
+    "ItemState",
+    "Status",
+    "Verdict",
+    "applies",
+    "apply_gates",
+    "check_requirements",
+    "decide",
+    "direction_notes",
+    "evidence_dates",
+    "evidence_of",
+    "item_states",
+    "judge",
+    "missing_checklists",
+    "stage_names",
+    "stage_rule",
+    "vacuous_gates",
+]
 
 
 class Verdict(StrEnum):
     APPROVE = "approve"
     APPROVE_WITH_CONDITIONS = "approve-with-conditions"
     REJECT = "reject"
-
-
-class Status(StrEnum):
-    PASS = "pass"
-    FAIL = "fail"
-    INSUFFICIENT = "insufficient-evidence"
-
-
-@dataclass(frozen=True)
-class GateResult:
-    """One gate applied to one piece of evidence (or to its absence)."""
-
-    gate: str
-    evidence: str
-    status: Status
-    effect: OnFail
-    reason: str
-    observed: float | None = None
-    bound: str | None = None
-    threshold: float | None = None
-    comparator: str | None = None
-    margin: float | None = None
-
-    @property
-    def blocks(self) -> bool:
-        return self.status is not Status.PASS and self.effect is OnFail.REJECT
-
-    @property
-    def conditional(self) -> bool:
-        return self.status is not Status.PASS and self.effect is OnFail.CONDITION
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,28 @@ class ItemState:
     severity: Severity
     response: ItemResponse | None
     open: bool
-    reason: str
+    reason: str  # short enough for one line; ``detail`` holds it in full
+    detail: str = ""
+
+    @property
+    def full_reason(self) -> str:
+        return self.detail or self.reason
+
+
+@dataclass(frozen=True)
+class ConditionItem:
+    """A condition the decision raises, with its tracking from the record where it has one.
+
+    ``source`` is what raises it, in the form a record's ``conditions[].raised_by`` uses:
+    ``gate:<id>``, ``requirement:<id>`` or ``item:<checklist>/<item>``. ``text`` is the
+    reason in full, never shortened. ``tracked`` is the record's entry for it, or None when
+    the record does not track it yet (no owner, no due date).
+    """
+
+    source: str
+    text: str
+    tracked: TrackedCondition | None = None
+    overdue: bool = False
 
 
 @dataclass
@@ -77,12 +105,19 @@ class Decision:
     valid_until: dt.date
     notes: list[str] = field(default_factory=list)
     requirements: list[GateResult] = field(default_factory=list)
+    condition_items: list[ConditionItem] = field(default_factory=list)
+    # conditions the record tracks that this decision no longer raises: closed
+    closed_conditions: list[TrackedCondition] = field(default_factory=list)
+    policy_digest: str | None = None
+    stage: str | None = None  # the rollout stage judged (deployment.requested_stage)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict.value,
             "tier": int(self.tier),
             "policy": self.policy,
+            "policy_digest": self.policy_digest,
+            "stage": self.stage,
             "decided_on": self.decided_on.isoformat(),
             "valid_until": self.valid_until.isoformat(),
             "required_roles": self.required_roles,
@@ -110,7 +145,22 @@ class Decision:
                 for s in self.items
                 if s.open
             ],
+            "condition_items": [_condition_dict(c) for c in self.condition_items],
+            "closed_conditions": [c.model_dump(mode="json") for c in self.closed_conditions],
         }
+
+
+def _condition_dict(c: ConditionItem) -> dict[str, Any]:
+    t = c.tracked
+    return {
+        "source": c.source,
+        "text": c.text,
+        "id": t.id if t else None,
+        "owner": t.owner if t else None,
+        "due": t.due.isoformat() if t else None,
+        "closed_by": t.closed_by if t else None,
+        "overdue": c.overdue,
+    }
 
 
 def _result_dict(g: GateResult) -> dict[str, Any]:
@@ -126,212 +176,6 @@ def _result_dict(g: GateResult) -> dict[str, Any]:
         "margin": g.margin,
         "reason": g.reason,
     }
-
-
-# ---------------------------------------------------------------- evidence
-
-
-@dataclass(frozen=True)
-class Evidence:
-    key: str
-    fields: dict[str, float | None]
-    ci_low: float | None = None
-    ci_high: float | None = None
-    behaviour_value: float | None = None
-    estimator: str | None = None
-    higher_is_better: bool | None = None
-
-
-def evidence_of(record: AssessmentRecord) -> list[Evidence]:
-    """Every judgeable number in the record, under a stable key."""
-    ev = record.evaluation
-    found = [
-        Evidence(
-            f"metrics/{m.id}",
-            {"value": m.value},
-            m.ci_low,
-            m.ci_high,
-            higher_is_better=m.higher_is_better,
-        )
-        for m in ev.metrics
-    ]
-    found += [
-        Evidence(
-            f"off_policy/{e.id}",
-            {"value": e.value, "ess": e.ess, "episodes": _num(e.episodes)},
-            e.ci_low,
-            e.ci_high,
-            e.behaviour_value,
-            e.estimator.value,
-        )
-        for e in ev.off_policy
-    ]
-    found += [
-        Evidence(f"stress/{s.id}", {"value": s.value}, s.ci_low, s.ci_high) for s in ev.stress_tests
-    ]
-    found += [
-        Evidence(
-            f"subgroups/{s.attribute}/{s.group}/{s.metric}",
-            {"value": s.value, "n": _num(s.n), "ess": s.ess},
-            s.ci_low,
-            s.ci_high,
-        )
-        for s in ev.subgroups
-    ]
-    if ev.ood_detection is not None:
-        found.append(Evidence("ood", {"auroc": ev.ood_detection.auroc}))
-    return found
-
-
-def _num(value: int | None) -> float | None:
-    return None if value is None else float(value)
-
-
-_HOLDS = {
-    Comparator.GE: lambda a, b: a >= b,
-    Comparator.GT: lambda a, b: a > b,
-    Comparator.LE: lambda a, b: a <= b,
-    Comparator.LT: lambda a, b: a < b,
-}
-
-
-def judge(gate: MetricGate, evidence: Evidence) -> GateResult:
-    """Apply ``gate`` to one piece of evidence, on its conservative bound."""
-
-    def result(status: Status, reason: str, **numbers: Any) -> GateResult:
-        return GateResult(gate.id, evidence.key, status, gate.on_fail, reason, **numbers)
-
-    comparator = gate.comparator
-    if isinstance(gate.threshold, str):
-        threshold = evidence.behaviour_value
-        if threshold is None:
-            return result(
-                Status.INSUFFICIENT, f"{evidence.key}: no behaviour_value to compare against"
-            )
-    else:
-        threshold = float(gate.threshold)
-    wants_high = comparator in (Comparator.GE, Comparator.GT)
-    if gate.field == "value":
-        point = evidence.fields.get("value")
-        bound_name = "ci_low" if wants_high else "ci_high"
-        observed = evidence.ci_low if wants_high else evidence.ci_high
-        if point is None and observed is None:
-            return result(Status.INSUFFICIENT, f"{evidence.key}: no value recorded")
-        if observed is None:
-            return result(
-                Status.INSUFFICIENT,
-                f"{evidence.key}: point estimate {point:g} has no {bound_name}; "
-                "a gate is judged on the confidence bound",
-                observed=point,
-            )
-    else:
-        bound_name = gate.field
-        observed = evidence.fields.get(gate.field)
-        if observed is None:
-            return result(Status.INSUFFICIENT, f"{evidence.key}: no {gate.field} recorded")
-    margin = observed - threshold if wants_high else threshold - observed
-    holds = _HOLDS[comparator](observed, threshold)
-    verb = "meets" if holds else "misses"
-    return result(
-        Status.PASS if holds else Status.FAIL,
-        f"{evidence.key}: {bound_name} {observed:g} {verb} {comparator.value} {threshold:g}",
-        observed=observed,
-        bound=bound_name,
-        threshold=threshold,
-        comparator=comparator.value,
-        margin=margin,
-    )
-
-
-def apply_gates(record: AssessmentRecord, policy: Policy) -> list[GateResult]:
-    tier = record.system.risk_tier
-    evidence = evidence_of(record)
-    results: list[GateResult] = []
-    for gate in policy.gates:
-        if tier not in gate.tiers:
-            continue
-        matched = [
-            e
-            for e in evidence
-            if fnmatchcase(e.key, gate.evidence)
-            and (gate.estimators is None or e.estimator in gate.estimators)
-        ]
-        if len(matched) < gate.min_matches:
-            results.append(
-                GateResult(
-                    gate=gate.id,
-                    evidence=gate.evidence,
-                    status=Status.INSUFFICIENT,
-                    effect=gate.on_fail,
-                    reason=(
-                        f"needs {gate.min_matches} piece(s) of evidence matching "
-                        f"{gate.evidence!r}, found {len(matched)}"
-                    ),
-                )
-            )
-        results.extend(judge(gate, e) for e in matched)
-    return results
-
-
-def check_requirements(record: AssessmentRecord, policy: Policy) -> list[GateResult]:
-    """Each evidence requirement that applies to the record, met or missing."""
-    tier = record.system.risk_tier
-    family = record.model.family
-    evidence = evidence_of(record)
-    results: list[GateResult] = []
-    for req in policy.requirements:
-        if tier not in req.tiers or (req.families is not None and family not in req.families):
-            continue
-        found = sum(1 for e in evidence if _fulfils(req, e))
-        effect = OnFail.REJECT if tier is RiskTier.HIGH else req.on_missing
-        what = f"matching {req.evidence!r}"
-        if req.estimators is not None:
-            what += f" from {', '.join(e.value for e in req.estimators)}"
-        if req.interval:
-            what += " with a confidence interval"
-        status = Status.PASS if found >= req.at_least else Status.INSUFFICIENT
-        reason = f"required: {req.at_least} piece(s) of evidence {what}, found {found}"
-        results.append(GateResult(req.id, req.evidence, status, effect, reason))
-    return results
-
-
-def _fulfils(req: EvidenceRequirement, evidence: Evidence) -> bool:
-    return (
-        fnmatchcase(evidence.key, req.evidence)
-        and (req.estimators is None or evidence.estimator in req.estimators)
-        and (not req.interval or (evidence.ci_low is not None and evidence.ci_high is not None))
-    )
-
-
-def direction_notes(policy: Policy, record: AssessmentRecord) -> list[str]:
-    """A note for each gate whose comparator runs against its metric's stated direction."""
-    tier = record.system.risk_tier
-    directed = [e for e in evidence_of(record) if e.higher_is_better is not None]
-    notes = []
-    for gate in policy.gates:
-        if tier not in gate.tiers or gate.field != "value":
-            continue
-        wants_high = gate.comparator in (Comparator.GE, Comparator.GT)
-        for e in directed:
-            if e.higher_is_better == wants_high:
-                continue
-            if fnmatchcase(e.key, gate.evidence):
-                way = "higher" if e.higher_is_better else "lower"
-                notes.append(
-                    f"gate {gate.id} asks {e.key} for {gate.comparator.value} "
-                    f"{gate.threshold}, but the metric is {way}-is-better: check which is meant"
-                )
-    return notes
-
-
-def vacuous_gates(policy: Policy, tier: RiskTier, gates: list[GateResult]) -> list[str]:
-    """A note for each applicable gate that matched no evidence and so judged nothing."""
-    judged = {g.gate for g in gates}
-    return [
-        f"gate {gate.id} matched no evidence for {gate.evidence!r}; nothing was judged"
-        for gate in policy.gates
-        if tier in gate.tiers and gate.id not in judged
-    ]
 
 
 # ---------------------------------------------------------------- checklists
@@ -354,27 +198,31 @@ def item_states(
         for item in checklist.applicable(tier):
             severity = item.severity_at(tier)
             response = attached.items.get(item.id)
-            is_open, reason = _openness(response, severity, unanswered_is_open)
-            states.append(ItemState(checklist.id, item, severity, response, is_open, reason))
+            is_open, reason, detail = _openness(response, severity, unanswered_is_open)
+            states.append(
+                ItemState(checklist.id, item, severity, response, is_open, reason, detail)
+            )
     return states, notes
 
 
 def _openness(
     response: ItemResponse | None, severity: Severity, unanswered_is_open: bool
-) -> tuple[bool, str]:
+) -> tuple[bool, str, str]:
+    """Whether an item is open, with its reason shortened to a line and in full."""
     if response is None:
-        return unanswered_is_open, "not answered"
+        return unanswered_is_open, "not answered", "not answered"
     if response.answer is Answer.NOT_APPLICABLE:
-        return False, f"not applicable: {response.reason}"
+        return False, f"not applicable: {response.reason}", f"not applicable: {response.reason}"
     if response.answer is Answer.YES:
         if severity is not Severity.MINOR and not response.evidence:
-            return True, "answered yes without evidence"
-        return False, "yes"
-    reason = f"answered {response.answer.value}"
+            return True, "answered yes without evidence", "answered yes without evidence"
+        return False, "yes", "yes"
+    reason = full = f"answered {response.answer.value}"
     if response.notes:
         note = " ".join(response.notes.split())
         reason += f": {note[:157]}..." if len(note) > 160 else f": {note}"
-    return True, reason
+        full += f": {note}"
+    return True, reason, full
 
 
 def missing_checklists(record: AssessmentRecord, library: ChecklistLibrary) -> list[str]:
@@ -383,6 +231,71 @@ def missing_checklists(record: AssessmentRecord, library: ChecklistLibrary) -> l
 
 
 # ---------------------------------------------------------------- decision
+
+
+def _tracks(raised_by: str, source: str) -> bool:
+    """Whether a record's ``raised_by`` names ``source``; a trailing ``*`` matches a prefix."""
+    if raised_by.endswith("*"):
+        return source.startswith(raised_by[:-1])
+    return raised_by == source
+
+
+def track_conditions(
+    record: AssessmentRecord,
+    raised: list[tuple[str, str]],
+    still_raised: list[str],
+    today: dt.date,
+) -> tuple[list[ConditionItem], list[TrackedCondition]]:
+    """Each raised (source, text) with the record's tracking; and the tracked ones now closed.
+
+    A tracked condition is closed when nothing in ``still_raised`` (every source the
+    decision raises, blockers included) matches it.
+    """
+    items = []
+    for source, text in raised:
+        tracked = next((c for c in record.conditions if _tracks(c.raised_by, source)), None)
+        overdue = tracked is not None and tracked.due < today
+        items.append(ConditionItem(source, text, tracked, overdue))
+    closed = [
+        c for c in record.conditions if not any(_tracks(c.raised_by, s) for s in still_raised)
+    ]
+    return items, closed
+
+
+def untracked_notes(items: list[ConditionItem]) -> list[str]:
+    """A note for each condition whose source the record's conditions do not track."""
+    untracked = list(dict.fromkeys(c.source for c in items if c.tracked is None))
+    return [
+        f"condition from {source} has no owner or due date: add it to the record's conditions"
+        for source in untracked
+    ]
+
+
+def binding_note(record: AssessmentRecord, policy: Policy) -> str | None:
+    """A note when the policy judging the record is not the one the record names."""
+    bound = record.policy
+    if bound is None or bound.digest == policy.digest:
+        return None
+    return (
+        f"judged under {policy.label} {policy.digest or '(no file digest)'}, not the policy "
+        f"the record names: {bound.id} {bound.digest}"
+    )
+
+
+def rule_for(policy: Policy, record: AssessmentRecord) -> TierRule:
+    """The tier's rule for the record, with the requested stage's signers and validity where
+    a stage rule of the policy overrides them. Signing, verifying and rendering ask this too,
+    so every step requires the same roles."""
+    rule = policy.tiers[record.system.risk_tier]
+    override = stage_rule(policy, record)
+    if override is None:
+        return rule
+    update: dict[str, object] = {}
+    if override.signers:
+        update["signers"] = list(override.signers)
+    if override.validity_days is not None:
+        update["validity_days"] = override.validity_days
+    return rule.model_copy(update=update)
 
 
 def decide(
@@ -395,23 +308,58 @@ def decide(
     """The policy's verdict on the record, with every reason that led to it."""
     today = today or dt.date.today()
     tier = record.system.risk_tier
-    rule = policy.tiers[tier]
+    rule = rule_for(policy, record)
     gates = apply_gates(record, policy)
     required = check_requirements(record, policy)
     states, notes = item_states(record, library, unanswered_is_open=policy.unanswered_is_open)
-    notes = vacuous_gates(policy, tier, gates) + direction_notes(policy, record) + notes
-    blockers = [g.reason + f" [{g.gate}]" for g in required + gates if g.blocks]
-    conditions = [g.reason + f" [{g.gate}]" for g in required + gates if g.conditional]
+    notes = vacuous_gates(policy, tier, gates, record) + direction_notes(policy, record) + notes
+    blocking: list[tuple[str, str]] = []  # (source, text)
+    raised: list[tuple[str, str, str]] = []  # (source, short text, full text)
+    for kind, results in (("requirement", required), ("gate", gates)):
+        for g in results:
+            text = g.reason + f" [{g.gate}]"
+            if g.blocks:
+                blocking.append((f"{kind}:{g.gate}", text))
+            elif g.conditional:
+                raised.append((f"{kind}:{g.gate}", text, text))
     for missing in missing_checklists(record, library):
-        blockers.append(f"checklist {missing} applies to this domain but is not attached")
+        blocking.append(
+            (
+                f"checklist:{missing}",
+                f"checklist {missing} applies to this domain but is not attached",
+            )
+        )
+    stale, out_of_order = evidence_dates(record, policy, today)
+    blocking += [("dates", text) for text in out_of_order]
     for state in states:
         if not state.open:
             continue
-        text = f"{state.checklist} {state.item.id} ({state.severity.value}): {state.reason}"
+        source = f"item:{state.checklist}/{state.item.id}"
+        label = f"{state.checklist} {state.item.id} ({state.severity.value})"
+        short, full = f"{label}: {state.reason}", f"{label}: {state.full_reason}"
         if state.severity in rule.blocking:
-            blockers.append(text)
+            blocking.append((source, full))
         elif state.severity in rule.conditions:
-            conditions.append(text)
+            raised.append((source, short, full))
+    raised += [(source, text, text) for source, text in stale]
+    blockers = [text for _, text in blocking]
+    conditions = [short for _, short, _ in raised]
+    condition_items, closed = track_conditions(
+        record,
+        [(source, full) for source, _, full in raised],
+        [source for source, _ in blocking] + [source for source, _, _ in raised],
+        today,
+    )
+    if tier is RiskTier.HIGH:
+        notes += untracked_notes(condition_items)
+    notes += [
+        f"condition {c.tracked.id} ({c.source}) was due on {c.tracked.due} and is still open"
+        for c in condition_items
+        if c.overdue and c.tracked is not None
+    ]
+    note = binding_note(record, policy)
+    if note is not None:
+        notes.append(note)
     if blockers:
         verdict = Verdict.REJECT
     elif conditions:
@@ -431,4 +379,8 @@ def decide(
         valid_until=today + dt.timedelta(days=rule.validity_days),
         notes=notes,
         requirements=required,
+        condition_items=condition_items,
+        closed_conditions=closed,
+        policy_digest=policy.digest,
+        stage=record.deployment.requested_stage,
     )

@@ -18,10 +18,18 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from govrl.errors import InputError, Problem
+from govrl.errors import InputError, Problem, UsageError
 from govrl.record.base import Name, StrictModel, Text, unique_by
 from govrl.resources import data_dir
-from govrl.vocabulary import Comparator, Estimator, Family, RiskTier, Severity
+from govrl.vocabulary import (
+    Comparator,
+    Domain,
+    Estimator,
+    Family,
+    Framework,
+    RiskTier,
+    Severity,
+)
 from govrl.yamlio import loads, read_bounded
 from govrl.yamlmodel import validate_document
 
@@ -34,14 +42,34 @@ class OnFail(StrEnum):
     CONDITION = "condition"
 
 
+class Per(StrEnum):
+    """What a requirement is expanded over: one requirement per declared item."""
+
+    SENSITIVE_ATTRIBUTE = "sensitive-attribute"  # subgroup results for each attribute
+    FAILURE_MODE = "failure-mode"  # a stress test naming each failure mode
+    OVERSIGHT_METRIC = "oversight-metric"  # a monitoring metric naming each oversight metric
+
+
+GATE_FIELDS = ("value", "ess", "n", "episodes", "auroc", "effective_n", "relative_ess")
+
+StagePatterns = Annotated[list[Text], Field(min_length=1)]
+_STAGES_HELP = (
+    "only when the requested stage's name or its authority matches one of these glob "
+    "patterns (e.g. '*shadow*'); a record naming no stage is judged by every such rule"
+)
+
+
 class MetricGate(StrictModel):
     """A threshold on evidence, judged on the conservative end of its interval.
 
     ``evidence`` is a pattern over evidence keys: ``metrics/<id>``,
     ``off_policy/<id>``, ``stress/<id>``, ``subgroups/<attribute>/<group>/<metric>``.
-    ``field`` is ``value`` (judged on ci_low or ci_high) or a plain count such as
-    ``ess`` or ``n``. ``threshold`` is a number or, for off-policy estimates,
-    ``behaviour_value``: the incumbent's value on the same data.
+    ``field`` is ``value`` (judged on ci_low or ci_high), a plain count such as ``ess`` or
+    ``n``, ``effective_n`` (ESS where there is one, n or episodes otherwise) or
+    ``relative_ess`` (ESS per episode, or per subject for subgroups). ``threshold`` is a
+    number or, for off-policy estimates, ``behaviour_value``: the incumbent's value on the
+    same data; where the record gives the paired difference, its interval is judged
+    against 0 instead.
     """
 
     id: Name
@@ -55,6 +83,10 @@ class MetricGate(StrictModel):
         default=None, description="for off-policy evidence: only these estimators"
     )
     tiers: list[RiskTier] = Field(default_factory=lambda: list(RiskTier), min_length=1)
+    domains: list[Domain] | None = Field(
+        default=None, description="only for records whose system.domain is one of these"
+    )
+    stages: StagePatterns | None = Field(default=None, description=_STAGES_HELP)
     on_fail: OnFail = OnFail.REJECT
 
     @field_validator("threshold")
@@ -69,9 +101,9 @@ class MetricGate(StrictModel):
     @field_validator("field")
     @classmethod
     def _known_field(cls, value: str) -> str:
-        if value not in ("value", "ess", "n", "episodes", "auroc"):
+        if value not in GATE_FIELDS:
             raise PydanticCustomError(
-                "gate_field", "field must be one of value, ess, n, episodes, auroc"
+                "gate_field", "field must be one of {fields}", {"fields": ", ".join(GATE_FIELDS)}
             )
         return value
 
@@ -79,12 +111,21 @@ class MetricGate(StrictModel):
 class EvidenceRequirement(StrictModel):
     """Evidence that must exist at the listed tiers, whatever its value.
 
-    Missing required evidence blocks at tier 3; below it, ``on_missing`` decides.
+    Missing required evidence blocks at tier 3; below it, ``on_missing`` decides. With
+    ``per``, it is one requirement for each item the record declares of that kind, and
+    ``evidence`` may narrow what counts (e.g. ``subgroups/*`` per sensitive attribute).
     """
 
     id: Name
     description: Text | None = None
-    evidence: Name = Field(description="a pattern over evidence keys, as in gates")
+    evidence: Name | None = Field(
+        default=None, description="a pattern over evidence keys, as in gates (needed without per)"
+    )
+    per: Per | None = Field(
+        default=None,
+        description="sensitive-attribute, failure-mode or oversight-metric: one requirement "
+        "per item of that kind the record declares",
+    )
     estimators: list[Estimator] | None = Field(
         default=None, description="for off-policy evidence: only these estimators count"
     )
@@ -96,7 +137,34 @@ class EvidenceRequirement(StrictModel):
     families: list[Family] | None = Field(
         default=None, description="only for records whose model.family is one of these"
     )
+    domains: list[Domain] | None = Field(
+        default=None, description="only for records whose system.domain is one of these"
+    )
+    stages: StagePatterns | None = Field(default=None, description=_STAGES_HELP)
     on_missing: OnFail = OnFail.REJECT
+
+    @model_validator(mode="after")
+    def _what_is_required(self) -> EvidenceRequirement:
+        if self.evidence is None and self.per is None:
+            raise PydanticCustomError(
+                "requirement_target",
+                "a requirement needs evidence (a pattern), per, or both",
+                {"field": "evidence"},
+            )
+        return self
+
+
+class StageRule(StrictModel):
+    """Signers and validity for a rollout stage, overriding the tier's own.
+
+    The first rule whose ``match`` fits the requested stage (its name or its authority)
+    and whose ``tiers`` hold the record's tier applies.
+    """
+
+    match: StagePatterns = Field(description="glob patterns over the stage name or authority")
+    tiers: list[RiskTier] = Field(default_factory=lambda: list(RiskTier), min_length=1)
+    signers: Annotated[list[Role], Field(min_length=1)] | None = None
+    validity_days: Annotated[StrictInt, Field(ge=1, le=3650)] | None = None
 
 
 class TierRule(StrictModel):
@@ -156,8 +224,19 @@ class Policy(StrictModel):
         default_factory=list
     )
     tiers: dict[RiskTier, TierRule]
+    stages: list[StageRule] = Field(
+        default_factory=list, description="signers and validity per rollout stage"
+    )
     unanswered_is_open: StrictBool = Field(
         default=True, description="an applicable item with no answer counts as open"
+    )
+    max_evidence_age_days: Annotated[StrictInt, Field(ge=1, le=3650)] | None = Field(
+        default=None,
+        description="evidence fetched longer than this before the decision becomes a condition",
+    )
+    frameworks: Annotated[list[Framework], unique_by("frameworks")] | None = Field(
+        default=None,
+        description="frameworks coverage is reported for when the record declares none",
     )
     _file_digest: str | None = PrivateAttr(default=None)
 
@@ -186,9 +265,25 @@ class Policy(StrictModel):
 DEFAULT_POLICY = "default"
 
 
+def shipped_policies() -> dict[str, Path]:
+    """The policies govrl ships, by name (the file name without ``.yaml``)."""
+    return {p.stem: p for p in sorted(data_dir("policies").glob("*.yaml"))}
+
+
+def shipped_policy(name: str) -> Path:
+    """The file of the shipped policy ``name``; an unknown name lists the shipped ones."""
+    found = shipped_policies()
+    if name not in found:
+        raise UsageError(
+            f"no policy file or shipped policy named {name!r}",
+            hint="shipped policies: " + ", ".join(found),
+        )
+    return found[name]
+
+
 def load_policy(path: Path | None = None) -> Policy:
     """Load a policy file, or the shipped default when ``path`` is None."""
-    path = path or data_dir("policies") / f"{DEFAULT_POLICY}.yaml"
+    path = path or shipped_policy(DEFAULT_POLICY)
     return parse_policy(read_bounded(path), str(path))
 
 

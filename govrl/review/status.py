@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from govrl.record import AssessmentRecord
 from govrl.review.checklist import ChecklistLibrary
 from govrl.review.gate import Decision, ItemState, decide
 from govrl.review.policy import Policy
-from govrl.vocabulary import Framework
+from govrl.vocabulary import Answer, Framework
 
 
 @dataclass(frozen=True)
@@ -26,16 +26,25 @@ class SectionProgress:
 
 @dataclass(frozen=True)
 class CoverageUnit:
-    """One article, function or control, and how many of its items are closed."""
+    """One article, function or control, and how its applicable items stand.
+
+    ``addressed`` items are closed by an answer; ``not_applicable`` ones were answered
+    not-applicable and are counted apart, never as addressed; the rest are open.
+    """
 
     framework: Framework
     unit: str
-    closed: int
+    addressed: int
+    not_applicable: int
     total: int
 
     @property
-    def covered(self) -> bool:
-        return self.closed == self.total
+    def open(self) -> int:
+        return self.total - self.addressed - self.not_applicable
+
+    @property
+    def fully_addressed(self) -> bool:
+        return self.open == 0 and self.addressed > 0
 
 
 @dataclass
@@ -43,6 +52,9 @@ class StatusReport:
     sections: list[SectionProgress]
     coverage: list[CoverageUnit]
     decision: Decision
+    # the frameworks coverage is shown for, and where that list came from
+    frameworks: list[Framework] = field(default_factory=list)
+    frameworks_from: str | None = None  # "record", "policy", or None: none declared
 
     @property
     def applicable(self) -> int:
@@ -57,13 +69,17 @@ class StatusReport:
             "answered": self.answered,
             "applicable": self.applicable,
             "sections": [vars(s) for s in self.sections],
+            "frameworks": [f.value for f in self.frameworks],
+            "frameworks_from": self.frameworks_from,
             "coverage": [
                 {
                     "framework": c.framework.value,
                     "unit": c.unit,
-                    "closed": c.closed,
+                    "addressed": c.addressed,
+                    "not_applicable": c.not_applicable,
+                    "open": c.open,
                     "total": c.total,
-                    "covered": c.covered,
+                    "fully_addressed": c.fully_addressed,
                 }
                 for c in self.coverage
             ],
@@ -82,21 +98,41 @@ def coverage_unit(framework: Framework, ref: str) -> str:
     return match.group(1) if match else ref
 
 
-def _coverage(states: list[ItemState]) -> list[CoverageUnit]:
-    counts: dict[tuple[Framework, str], list[int]] = defaultdict(lambda: [0, 0])
+def applicable_frameworks(
+    record: AssessmentRecord, policy: Policy
+) -> tuple[list[Framework], str | None]:
+    """The frameworks that apply: the record's, else the policy's, else none declared."""
+    declared = record.system.regulatory.frameworks
+    if declared is not None:
+        return list(declared), "record"
+    if policy.frameworks is not None:
+        return list(policy.frameworks), "policy"
+    return [], None
+
+
+def _coverage(states: list[ItemState], frameworks: list[Framework]) -> list[CoverageUnit]:
+    counts: dict[tuple[Framework, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     for state in states:
         seen: set[tuple[Framework, str]] = set()
+        not_applicable = (
+            state.response is not None and state.response.answer is Answer.NOT_APPLICABLE
+        )
         for mapping in state.item.mappings:
+            if mapping.framework not in frameworks:
+                continue
             key = (mapping.framework, coverage_unit(mapping.framework, mapping.ref))
             if key in seen:
                 continue
             seen.add(key)
-            counts[key][1] += 1
-            counts[key][0] += 0 if state.open else 1
+            counts[key][2] += 1
+            if not_applicable:
+                counts[key][1] += 1
+            elif not state.open:
+                counts[key][0] += 1
     order = {f: n for n, f in enumerate(Framework)}
     return [
-        CoverageUnit(framework, unit, closed, total)
-        for (framework, unit), (closed, total) in sorted(
+        CoverageUnit(framework, unit, addressed, not_applicable, total)
+        for (framework, unit), (addressed, not_applicable, total) in sorted(
             counts.items(), key=lambda kv: (order[kv[0][0]], _natural(kv[0][1]))
         )
     ]
@@ -121,4 +157,6 @@ def status(
         SectionProgress(checklist, section, library.get(checklist).section_title(section), *counts)
         for (checklist, section), counts in progress.items()
     ]
-    return StatusReport(sections, _coverage(decision.items), decision)
+    frameworks, source = applicable_frameworks(record, policy)
+    coverage = _coverage(decision.items, frameworks)
+    return StatusReport(sections, coverage, decision, frameworks, source)
