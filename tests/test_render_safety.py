@@ -128,11 +128,12 @@ def rich_record() -> dict[str, Any]:
     ]
     model["artifacts"] = [{"name": "policy", "uri": "models:/p/1"}]
     reward = data["reward"]
-    reward.update(failure_modes=["f"], source="reward.py")
+    reward.update(failure_modes=[{"id": "f", "description": "f"}], source="reward.py")
     reward["oversight_metrics"] = [{"name": "o", "description": "d", "why_not_in_reward": "w"}]
     reward["learned"] = {"method": "m", "annotators": "a", "agreement": "g", "validation": "v"}
     ev = data["evaluation"]
     ev["metrics"][0].update(description="d", unit="points", split="test")
+    ev["metrics"][0].update(direction="within-band", target={"low": 0.0, "high": 100.0})
     ev["metrics"][0]["provenance"] = {"source": "manual", "note": "n", "experiment": "e"}
     ev["off_policy"] = [
         {
@@ -153,6 +154,7 @@ def rich_record() -> dict[str, Any]:
             "description": "d",
             "metric": "m",
             "value": 1.0,
+            "failure_modes": ["f"],
             "passed": True,
         }
     ]
@@ -165,8 +167,30 @@ def rich_record() -> dict[str, Any]:
     data["deployment"].update(
         human_override="editors",
         fallback="heuristic",
-        rollout_stages=[{"name": "s1", "exposure": "e", "exit_criteria": "x", "duration": "1w"}],
+        rollout_stages=[
+            {
+                "name": "s1",
+                "exposure": "e",
+                "sites": ["site"],
+                "population": "p",
+                "traffic_share": 0.1,
+                "authority": "shadow",
+                "exit_criteria": "x",
+                "duration": "1w",
+            }
+        ],
+        requested_stage="s1",
     )
+    data["conditions"] = [
+        {
+            "id": "C-1",
+            "raised_by": "item:general-rl/GEN-IU-01",
+            "description": "d",
+            "owner": "o",
+            "due": "2026-06-01",
+            "closed_by": "c",
+        }
+    ]
     data["monitoring"]["update_triggers"] = ["t"]
     data["monitoring"]["metrics"][0]["description"] = "d"
     data["checklists"] = [
@@ -290,8 +314,9 @@ def test_hostile_record_text_is_printed_literally_and_fetches_nothing(
         assert pdf.refused == []  # no markup reached WeasyPrint, so nothing was even tried
         assert_nothing_embedded(pdf, record, token, tmp_path)
         text = flat(pdf_text(pdf.content))
-        # The model card prints the long payload; the approval prints names (the short one).
-        literals = [short.split("{{")[0], "{{ 1111*3 }}"]
+        # Both print the long payload (the approval in its scope and conditions) and names
+        # (the short one).
+        literals = [short.split("{{")[0], "{{ 1111*3 }}", "<script>alert(1)</script>"]
         if kind is Kind.MODEL_CARD:
             literals += [
                 "<script>alert(1)</script>",

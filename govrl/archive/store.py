@@ -42,7 +42,7 @@ from govrl.archive.log import (
 from govrl.archive.storage import DirectoryStorage, Storage
 from govrl.archive.tree import advance, ensure_checkpoint
 from govrl.archive.withdrawals import withdrawn_by
-from govrl.documents.pdffile import open_pdf
+from govrl.documents.pdffile import open_pdf, refuse_draft
 from govrl.errors import GovrlError, UsageError
 from govrl.record.identity import digest_of
 from govrl.review.rules import refuse_unfinished_embedded
@@ -134,6 +134,7 @@ class Archive:
         if pins is not None:
             pins.refuse_impostor(policy.ref, policy.source)
         doc = open_pdf(pdf)
+        refuse_draft(doc, "archived")
         refuse_unfinished_embedded(doc.record_json, str(pdf))
         about = describe(doc)
         doc_digest = digest_of(doc.data)

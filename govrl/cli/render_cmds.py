@@ -48,6 +48,12 @@ FORMATS = ("pdf", "html", "md")
     type=click.Path(path_type=Path, file_okay=False, exists=True),
     help="Your own templates (same names as govrl's shipped templates folder).",
 )
+@click.option(
+    "--draft",
+    is_flag=True,
+    help="Render an unfinished record (placeholders left, or not yet approved) as a DRAFT: "
+    "watermarked on every page, no signature fields; sign and archive refuse it.",
+)
 @CHECKLIST_DIRS
 @OVERWRITE
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
@@ -59,6 +65,7 @@ def render(
     policy_path: Path | None,
     on: dt.datetime | None,
     template_dir: Path | None,
+    draft: bool,
     checklist_dirs: tuple[Path, ...],
     overwrite: bool,
     as_json: bool,
@@ -67,12 +74,13 @@ def render(
 
     The approval carries one empty signature field per reviewer role the
     policy requires, named after the role, for `govrl sign`. Nothing is written
-    unless rendering succeeds.
+    unless rendering succeeds. A record that fails `govrl validate` is refused,
+    unless --draft asks for a watermarked draft that cannot be signed.
     """
     from govrl.atomicfile import write_atomic
-    from govrl.documents.render import Format, Kind
+    from govrl.documents.render import DraftUnrenderable, Format, Kind
     from govrl.documents.render import render as render_document
-    from govrl.errors import UsageError
+    from govrl.errors import RecordInvalid, UsageError
     from govrl.outputs import check_output
     from govrl.review.rules import load_assessment
 
@@ -80,7 +88,12 @@ def render(
     if to_stdout and as_json:
         raise UsageError("--json prints to stdout, so it needs -o FILE rather than -o -")
     check_output(output, inputs=[file], overwrite=overwrite)
-    judged = load_assessment(file, policy_path, checklist_dirs, require_finished=True)
+    try:
+        judged = load_assessment(file, policy_path, checklist_dirs, require_finished=not draft)
+    except RecordInvalid as exc:
+        if draft:
+            raise DraftUnrenderable(exc.problems, str(file)) from None
+        raise
     rendered = render_document(
         judged.record,
         kind=Kind(kind),
@@ -89,6 +102,8 @@ def render(
         library=judged.rules.library,
         on=on.date() if on else None,
         template_dir=template_dir,
+        draft=draft,
+        draft_problems=judged.problems,
     )
     if to_stdout:
         click.echo(rendered.content, nl=False)
@@ -107,10 +122,16 @@ def render(
             if rendered.signature_fields
             else ""
         )
+        what = f"DRAFT {kind}" if draft else kind
         echo_line(
-            f"wrote {output} ({kind}, {fmt}{pages}; decision {rendered.verdict}; "
+            f"wrote {output} ({what}, {fmt}{pages}; decision {rendered.verdict}; "
             f"record {rendered.digest}{fields})"
         )
+        if draft:
+            echo_line(
+                "this is a draft: it has no signature fields, and sign and archive refuse it; "
+                "render without --draft once `govrl validate` passes"
+            )
 
 
 COMMANDS = [render]

@@ -173,10 +173,12 @@ def sign(
 
     Refuses a document whose record fails its gate, or a role the policy does
     not ask for, unless --force (which the signature then records). Refuses,
-    even forced, a certificate not issued for ROLE, a CA's, or one whose key
-    usage does not allow signing; and an -o that is the input or a signed PDF.
+    even forced, a draft (render --draft), a certificate not issued for ROLE, a
+    CA's, or one whose key usage does not allow signing; and an -o that is the
+    input or a signed PDF.
     """
     from govrl.documents.keys import check_validity, load_credentials, load_pkcs12
+    from govrl.documents.pdffile import open_pdf, refuse_draft
     from govrl.documents.signing import sign_pdf
     from govrl.errors import UsageError
     from govrl.outputs import check_output
@@ -186,6 +188,8 @@ def sign(
     if pkcs12 is None and (key_path is None or cert_path is None):
         raise UsageError("give --key and --cert, or --pkcs12")
     check_output(output, inputs=[pdf], overwrite=overwrite)
+    # A draft is refused before anyone is asked for a passphrase (sign_pdf refuses it too).
+    refuse_draft(open_pdf(pdf), "signed")
     secret = passphrase(passphrase_file)
     if pkcs12 is not None:
         creds = load_pkcs12(pkcs12, secret)

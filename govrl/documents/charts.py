@@ -23,6 +23,9 @@ LINE = "#1f4e79"
 PASS = "#2e7d32"
 FAIL = "#b3261e"
 NEUTRAL = "#8a94a3"
+BAND = "#2e7d32"  # a target band, drawn faint behind the data
+
+Band = tuple[float | None, float | None]  # (low, high); either end may be open
 
 
 class _Point(Protocol):
@@ -41,6 +44,7 @@ class Bar:
     low: float | None
     high: float | None
     ok: bool | None = None
+    band: Band | None = None  # the target band a within-band metric should stay in
 
 
 @dataclass(frozen=True)
@@ -111,13 +115,17 @@ def _svg(height: float, body: list[str]) -> str:
     )
 
 
-def learning_curve(points: Sequence[_Point], *, y_label: str) -> str:
-    """A metric's logged history against training steps."""
+def _band_edges(band: Band | None) -> list[float]:
+    return [v for v in band or () if v is not None]
+
+
+def learning_curve(points: Sequence[_Point], *, y_label: str, band: Band | None = None) -> str:
+    """A metric's logged history against training steps, over its target band if it has one."""
     height, left, right, top, bottom = 210.0, 62.0, 16.0, 14.0, 34.0
     xs = [float(p.step) for p in points]
     ys = [float(p.value) for p in points]
     x_ticks = nice_ticks(min(xs), max(xs))
-    y_ticks = nice_ticks(min(ys), max(ys))
+    y_ticks = nice_ticks(min([*ys, *_band_edges(band)]), max([*ys, *_band_edges(band)]))
     x0, x1, y0, y1 = x_ticks[0], x_ticks[-1], y_ticks[0], y_ticks[-1]
 
     def sx(v: float) -> float:
@@ -127,6 +135,14 @@ def learning_curve(points: Sequence[_Point], *, y_label: str) -> str:
         return height - bottom - (v - y0) / ((y1 - y0) or 1) * (height - top - bottom)
 
     body = []
+    if band is not None:
+        low = y0 if band[0] is None else band[0]
+        high = y1 if band[1] is None else band[1]
+        body.append(
+            f'<rect class="band" x="{left}" y="{sy(high):.1f}" width="{WIDTH - left - right}" '
+            f'height="{max(sy(low) - sy(high), 1):.1f}" fill="{BAND}" fill-opacity="0.12"/>'
+        )
+        body.append(_text(left + 4, sy(high) + 9, "target band", size=7, fill=BAND))
     for t in y_ticks:
         body.append(
             f'<line x1="{left}" x2="{WIDTH - right}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" '
@@ -169,6 +185,7 @@ def interval_bars(bars: Sequence[Bar]) -> str:
     row, label_w, right, top, bottom = 20.0, 240.0, 56.0, 6.0, 24.0
     height = top + bottom + row * len(bars)
     values = [v for b in bars for v in (b.value, b.low, b.high) if v is not None]
+    values += [v for b in bars for v in _band_edges(b.band)]
     ticks = nice_ticks(min([0.0, *values]), max([0.0, *values])) if values else [0.0, 1.0]
     lo, hi = ticks[0], ticks[-1]
 
@@ -186,6 +203,14 @@ def interval_bars(bars: Sequence[Bar]) -> str:
     for i, bar in enumerate(bars):
         y = top + row * i + row / 2
         colour = LINE if bar.ok is None else PASS if bar.ok else FAIL
+        if bar.band is not None:
+            a = sx(lo if bar.band[0] is None else bar.band[0])
+            b = sx(hi if bar.band[1] is None else bar.band[1])
+            body.append(
+                f'<rect class="band" x="{a:.1f}" y="{y - row / 2 + 1:.1f}" '
+                f'width="{max(b - a, 1):.1f}" height="{row - 2:.1f}" fill="{BAND}" '
+                f'fill-opacity="0.14"/>'
+            )
         body.append(_text(label_w - 6, y + 3, _clip(bar.label, 52), anchor="end"))
         if bar.value is not None:
             x = sx(bar.value)

@@ -59,6 +59,8 @@ def load_weasyprint() -> ModuleType:
 def document_identifier(meta: PdfMeta) -> bytes:
     """The PDF /ID: fixed by what the document is, so equal inputs give equal bytes."""
     seed = f"{meta.digest}|{meta.kind}|{meta.date.isoformat()}|{meta.govrl_version}"
+    if meta.draft:
+        seed += "|draft"  # a draft and the final document are different documents
     return hashlib.sha256(seed.encode()).hexdigest()[:32].encode()
 
 

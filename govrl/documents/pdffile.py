@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape as xml_escape
 
-from govrl.errors import InputError, Problem
+from govrl.errors import GovrlError, InputError, Problem
 
 if TYPE_CHECKING:
     from pyhanko.pdf_utils.reader import PdfFileReader
@@ -36,6 +36,11 @@ INFO_VALID_UNTIL = "GovrlValidUntil"
 INFO_POLICY = "GovrlPolicy"
 INFO_POLICY_DIGEST = "GovrlPolicyDigest"
 INFO_TEMPLATE = "GovrlTemplate"
+# A draft (rendered with --draft) says so three times: Info, keywords and XMP. It is never
+# signed or archived, so any one of the three marks is enough to refuse it.
+INFO_DRAFT = "GovrlDraft"
+DRAFT_KEYWORD = "draft"
+DRAFT_VALUE = "true"
 
 DECISION_KEYWORD = "decision"
 _KEYWORD_DECISION = re.compile(re.escape(DECISION_KEYWORD).encode() + rb" ([a-z][a-z_-]*)")
@@ -49,6 +54,7 @@ XMP_PROPERTIES = (
     ("documentKind", "model-card or approval"),
     (XMP_DECISION, "the policy's verdict on the record when the document was rendered"),
     ("validUntil", "last day the approval's decision holds (approvals only)"),
+    ("draft", "true when the document is a draft: not for signature or archiving"),
 )
 _XMP_DECISION = re.compile(
     f"<{XMP_PREFIX}:{XMP_DECISION}>".encode()
@@ -78,6 +84,7 @@ class PdfMeta:
     policy: str | None = None
     policy_digest: str | None = None
     template: str | None = None
+    draft: bool = False
 
     def info_entries(self) -> dict[str, str]:
         """govrl's own Info entries; `govrl verify` judges an approval's expiry by its date."""
@@ -90,6 +97,8 @@ class PdfMeta:
             (INFO_TEMPLATE, self.template),
         )
         entries.update((key, value) for key, value in optional if value is not None)
+        if self.draft:
+            entries[INFO_DRAFT] = DRAFT_VALUE
         return entries
 
     def xmp(self) -> bytes:
@@ -103,7 +112,8 @@ class PdfMeta:
             for name, description in XMP_PROPERTIES
         )
         valid_until = self.valid_until.isoformat() if self.valid_until else ""
-        values = (self.digest, self.govrl_version, self.kind, self.decision, valid_until)
+        draft = DRAFT_VALUE if self.draft else ""
+        values = (self.digest, self.govrl_version, self.kind, self.decision, valid_until, draft)
         return (
             "<rdf:Description rdf:about='' "
             "xmlns:pdfaExtension='http://www.aiim.org/pdfa/ns/extension/' "
@@ -125,9 +135,25 @@ class PdfMeta:
         ).encode()
 
 
-def keywords(kind: str, digest: str, govrl_version: str, decision: str) -> list[str]:
+def keywords(
+    kind: str, digest: str, govrl_version: str, decision: str, *, draft: bool = False
+) -> list[str]:
     """The document's keywords; the decision among them is what the archive files it under."""
-    return ["govrl", kind, digest, f"govrl {govrl_version}", f"{DECISION_KEYWORD} {decision}"]
+    words = ["govrl", kind, digest, f"govrl {govrl_version}", f"{DECISION_KEYWORD} {decision}"]
+    return [*words, DRAFT_KEYWORD] if draft else words
+
+
+class DraftRefused(GovrlError):
+    """A draft document was offered for signing or archiving."""
+
+
+def refuse_draft(doc: GovrlPdf, action: str) -> None:
+    """Raise DraftRefused when ``doc`` is a draft; ``action`` is what was asked, e.g. signed."""
+    if doc.draft:
+        raise DraftRefused(
+            f"{doc.name}: is a draft (rendered with --draft) and cannot be {action}",
+            hint="render the record again without --draft once `govrl validate` passes",
+        )
 
 
 def signature_field(role: str) -> str:
@@ -179,6 +205,7 @@ class Facts:
     policy_digest: str | None = None
     template: str | None = None
     record_damage: str | None = None
+    draft: bool = False
 
     @property
     def record_problem(self) -> str:
@@ -215,6 +242,14 @@ class GovrlPdf:
             return _decision(_info(self.reader), self.reader.root)
         except damage_errors():
             return None
+
+    @property
+    def draft(self) -> bool:
+        """Whether the document is marked a draft, in its Info entries or keywords."""
+        try:
+            return _is_draft(_info(self.reader))
+        except damage_errors():
+            return False
 
     @cached_property
     def approved(self) -> Facts:
@@ -284,6 +319,7 @@ def facts_at(reader: PdfFileReader, revision: int) -> Facts:
         policy_digest=_text(info, INFO_POLICY_DIGEST),
         template=_text(info, INFO_TEMPLATE),
         record_damage=damage,
+        draft=_is_draft(info),
     )
 
 
@@ -356,6 +392,16 @@ def _decision(info: Any, root: Any) -> str | None:
         return found.group(1).decode() if found else None
     except (KeyError, AttributeError, TypeError, ValueError):
         return None
+
+
+def _is_draft(info: Any) -> bool:
+    """Whether Info or the keywords mark a draft. The XMP says so too, for a reader's eyes;
+    it is not read here, since resolving it in one revision of a signed file disturbs the
+    resolver that later compares revisions."""
+    if _text(info, INFO_DRAFT) is not None:
+        return True
+    words = str(info.get("/Keywords", "")) if hasattr(info, "get") else ""
+    return DRAFT_KEYWORD in re.split(r"[,;\s]+", words)
 
 
 def _text(info: Any, key: str) -> str | None:

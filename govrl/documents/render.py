@@ -7,12 +7,14 @@ importing this package costs nothing.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from govrl import __version__
+from govrl.errors import Problem, RecordInvalid
 
 if TYPE_CHECKING:
     from govrl.record import AssessmentRecord
@@ -40,6 +42,7 @@ class Rendered:
     format: Format
     digest: str
     verdict: str
+    draft: bool = False
     pages: int | None = None
     signature_fields: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
@@ -51,12 +54,39 @@ class Rendered:
             "format": self.format.value,
             "digest": self.digest,
             "verdict": self.verdict,
+            "draft": self.draft,
             "bytes": len(self.content),
             "pages": self.pages,
             "signature_fields": self.signature_fields,
             "refused": self.refused,
             "warnings": self.warnings,
         }
+
+
+class DraftUnrenderable(RecordInvalid):
+    """A record too broken to render even as a draft: it does not build as a model."""
+
+    def __init__(self, problems: list[Problem], file: str) -> None:
+        super().__init__(problems, what="record")
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        self.hint = (
+            f"cannot render even a draft: the record does not build ({count} beyond "
+            f"placeholders); fix these (`govrl validate {file}` lists them), then render "
+            "--draft again"
+        )
+
+    def diagnostics(self) -> str:
+        return f"{super().diagnostics()}\n{self.hint}"
+
+
+def _problem_line(problem: object) -> str:
+    """A validation problem without its file name: the document is about that file."""
+    if not isinstance(problem, Problem):
+        return str(problem)
+    where = f"line {problem.line}" if problem.line else ""
+    if problem.path:
+        where = f"{problem.path} ({where})" if where else problem.path
+    return f"{where}: {problem.message}" if where else problem.message
 
 
 def shipped_templates() -> Path:
@@ -74,12 +104,19 @@ def render(
     library: ChecklistLibrary,
     on: dt.date | None = None,
     template_dir: Path | None = None,
+    draft: bool = False,
+    draft_problems: Sequence[object] = (),
 ) -> Rendered:
-    """Render one document for ``record``, decided under ``policy`` on date ``on``."""
+    """Render one document for ``record``, decided under ``policy`` on date ``on``.
+
+    A ``draft`` is watermarked DRAFT on every page, has no signature fields, is marked a
+    draft in its metadata, and lists ``draft_problems`` (what `govrl validate` still finds).
+    """
     from govrl.documents.markdown import md_escape
     from govrl.documents.templating import environment, render_template, template_digest
     from govrl.documents.view import build_view
     from govrl.record.identity import canonical_json, digest_of
+    from govrl.review.gate import rule_for
     from govrl.review.status import status
 
     root = template_dir or shipped_templates()
@@ -88,7 +125,7 @@ def render(
     canonical = canonical_json(record)
     digest = digest_of(canonical)
     report = status(record, policy, library, today=on)
-    rule = policy.tiers[record.system.risk_tier]
+    rule = rule_for(policy, record)
     view = build_view(
         record,
         report,
@@ -98,25 +135,28 @@ def render(
         blocking=set(rule.blocking),
         policy_digest=policy.digest,
         template=template,
+        draft=draft,
+        draft_problems=[_problem_line(p) for p in draft_problems],
     )
     verdict = report.decision.verdict.value
     context = {"view": view, "record": record, "pdf": fmt is Format.PDF}
     if fmt is Format.MD:
         env = environment(root, finalize=md_escape)
         text = render_template(env, f"{kind.value}.md", root, context)
-        return Rendered(text.encode("utf-8"), kind, fmt, digest, verdict)
+        return Rendered(text.encode("utf-8"), kind, fmt, digest, verdict, draft)
     html = render_template(environment(root), f"{kind.value}.html", root, context)
     if fmt is Format.HTML:
-        return Rendered(html.encode("utf-8"), kind, fmt, digest, verdict)
+        return Rendered(html.encode("utf-8"), kind, fmt, digest, verdict, draft)
     from govrl.documents.html_to_pdf import html_to_pdf
     from govrl.documents.pdffile import PdfMeta, keywords
 
     meta = PdfMeta(
-        title=f"{view.title}: {record.system.name} {record.system.version}",
+        title=("DRAFT " if draft else "")
+        + f"{view.title}: {record.system.name} {record.system.version}",
         subject=f"govrl {kind.value} for {record.system.id} {record.system.version}, "
         f"record {digest}",
         author=record.system.owner.name,
-        keywords=keywords(kind.value, digest, __version__, verdict),
+        keywords=keywords(kind.value, digest, __version__, verdict, draft=draft),
         digest=digest,
         govrl_version=__version__,
         kind=kind.value,
@@ -126,8 +166,9 @@ def render(
         policy=policy.label,
         policy_digest=policy.digest,
         template=template,
+        draft=draft,
     )
-    roles = view.signers if kind is Kind.APPROVAL else []
+    roles = view.signers if kind is Kind.APPROVAL and not draft else []
     result = html_to_pdf(html, root, meta, canonical, [s.role for s in roles])
     return Rendered(
         result.content,
@@ -135,6 +176,7 @@ def render(
         fmt,
         digest,
         verdict,
+        draft,
         pages=result.pages,
         signature_fields=[f.name for f in result.fields],
         refused=result.refused,

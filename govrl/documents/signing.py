@@ -17,6 +17,7 @@ from govrl.documents.pdffile import (
     GovrlPdf,
     damage_errors,
     open_pdf,
+    refuse_draft,
     role_of,
     signature_field,
     signature_reason,
@@ -125,6 +126,7 @@ def preflight(
     from govrl.review.policy import distinct_signers
     from govrl.review.rules import refuse_unfinished_embedded
 
+    refuse_draft(doc, "signed")  # even when forced
     refuse_certificate(cert, role, doc.name)
     record_of(doc)  # refuses a record altered after rendering
     refuse_unfinished_embedded(doc.record_json, doc.name)  # even when forced

@@ -10,8 +10,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from govrl.documents.numbers import format_number
-from govrl.documents.view import interval, provenance, timestamp
+from govrl.documents.view import direction, interval, percent, provenance, timestamp
 from govrl.errors import GovrlError
+from govrl.record.files import PLACEHOLDER
 
 if TYPE_CHECKING:
     from jinja2 import BaseLoader, Environment
@@ -61,7 +62,14 @@ def template_digest(root: Path) -> str:
 
 
 def _dash_for_none(value: Any) -> Any:
-    return "—" if value is None else value
+    """None as a dash; a placeholder left from `govrl init` highlighted, so a draft shows it."""
+    if value is None:
+        return "—"
+    if isinstance(value, str) and value.startswith(PLACEHOLDER):
+        from markupsafe import Markup, escape
+
+        return Markup('<mark class="placeholder">') + escape(value) + Markup("</mark>")
+    return value
 
 
 def environment(root: Path, *, finalize: Callable[[Any], Any] | None = None) -> Environment:
@@ -78,7 +86,14 @@ def environment(root: Path, *, finalize: Callable[[Any], Any] | None = None) -> 
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(num=format_number, ci=interval, prov=provenance, when=timestamp)
+    env.filters.update(
+        num=format_number,
+        ci=interval,
+        prov=provenance,
+        when=timestamp,
+        direction=direction,
+        pct=percent,
+    )
     return env
 
 

@@ -213,6 +213,7 @@ def verify_pdf(
 
     A path is opened first; an opened document is judged on exactly the bytes it was read from.
     """
+    from govrl.review.gate import rule_for
     from govrl.review.policy import distinct_signers
 
     logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # it logs a traceback per finding
@@ -224,6 +225,10 @@ def verify_pdf(
     warnings: list[str] = []
     # What the signatures approve is read from the revision the earliest one covers.
     facts = doc.approved
+    if doc.draft:
+        problems.append(
+            "this is a draft (rendered with --draft): it approves nothing and cannot be signed"
+        )
     record_digest, record_issues = record_problems(doc)
     problems.extend(record_issues)
     try:
@@ -242,7 +247,7 @@ def verify_pdf(
         except ValueError:
             problems.append(f"the embedded {RECORD_ATTACHMENT} is not a valid assessment record")
         else:
-            rule = policy.tiers[record.system.risk_tier]
+            rule = rule_for(policy, record)
             required = list(rule.signers)
             if distinct_signers(rule, record.system.risk_tier):
                 shared = shared_signers(

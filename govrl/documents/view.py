@@ -12,9 +12,11 @@ from govrl.documents import charts
 from govrl.documents.numbers import format_number
 from govrl.record import AssessmentRecord
 from govrl.record.base import Bounds, Provenance
-from govrl.review.gate import GateResult, ItemState, Status
+from govrl.record.evaluation import Metric
+from govrl.record.governance import RolloutStage, TrackedCondition
+from govrl.review.gate import Decision, GateResult, ItemState, Status
 from govrl.review.status import CoverageUnit, StatusReport
-from govrl.vocabulary import Framework, Severity
+from govrl.vocabulary import Comparator, Direction, Framework, Severity
 
 TIER_LABELS = {
     1: "Tier 1: low stakes",
@@ -90,9 +92,60 @@ class OpenItem:
 
 
 @dataclass(frozen=True)
+class CoverageLine:
+    """One framework unit in words: "Art. 9: 3 addressed, 1 not applicable, 0 open"."""
+
+    unit: str
+    addressed: int
+    not_applicable: int
+    open: int
+    state: str  # addressed, open, or not-applicable (every item answered not applicable)
+
+    @property
+    def text(self) -> str:
+        return f"{self.addressed} addressed, {self.not_applicable} not applicable, {self.open} open"
+
+
+@dataclass(frozen=True)
 class CoverageGroup:
     framework: str
-    units: list[CoverageUnit]
+    units: list[CoverageLine]
+
+    @property
+    def fully_addressed(self) -> int:
+        return sum(1 for u in self.units if u.state == "addressed")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The rollout stage an approval is asked for, and how far the policy reaches in it."""
+
+    stage: str
+    exposure: str
+    authority: str | None
+    sites: list[str]
+    population: str | None
+    traffic_share: str | None
+    duration: str | None
+    exit_criteria: str
+
+
+@dataclass(frozen=True)
+class ConditionRow:
+    """A condition of approval with its tracking; untracked ones have no owner or due date."""
+
+    text: str
+    source: str = ""
+    id: str | None = None
+    description: str | None = None
+    owner: str | None = None
+    due: str | None = None
+    closed_by: str | None = None
+    overdue: bool = False
+
+    @property
+    def tracked(self) -> bool:
+        return self.id is not None
 
 
 @dataclass(frozen=True)
@@ -121,6 +174,8 @@ class View:
     blockers: list[str]
     conditions: list[str]
     notes: list[str]
+    condition_rows: list[ConditionRow]
+    closed_conditions: list[ConditionRow]
     gates: list[GateRow]
     sections: list[SectionRow]
     open_items: list[OpenItem]
@@ -129,8 +184,14 @@ class View:
     learning_curves: list[Chart] = field(default_factory=list)
     subgroup_charts: list[Chart] = field(default_factory=list)
     gate_chart: Chart | None = None
+    band_chart: Chart | None = None
     policy_digest: str | None = None  # SHA-256 of the policy file's bytes
     template: str | None = None  # the template folder's digest
+    stage: str | None = None  # the rollout stage judged and asked for
+    scope: Scope | None = None
+    frameworks_declared: bool = False  # the record names the frameworks that apply to it
+    draft: bool = False
+    draft_problems: list[str] = field(default_factory=list)  # what `validate` still finds
 
 
 def role_label(role: str) -> str:
@@ -168,6 +229,30 @@ def provenance(p: Provenance | None) -> str:
         if value:
             parts.append(f"{label} {value}" if label else value)
     return " · ".join(parts)
+
+
+def percent(share: float | None) -> str | None:
+    """A share (0..1) as a percentage: 0.05 is "5%"."""
+    return None if share is None else f"{format_number(round(share * 100, 6))}%"
+
+
+def direction(metric: Metric) -> str:
+    """Which way a metric improves, in words; a within-band metric names its band."""
+    if metric.direction is Direction.HIGHER:
+        return "higher is better"
+    if metric.direction is Direction.LOWER:
+        return "lower is better"
+    band = metric.target
+    if metric.direction is Direction.BAND and band is not None:
+        if band.low is not None and band.high is not None:
+            return f"target {format_number(band.low)} to {format_number(band.high)}"
+        if band.low is not None:
+            return f"target at least {format_number(band.low)}"
+        return f"target at most {format_number(band.high)}"
+    return "direction not stated"
+
+
+ARROWS = {Direction.HIGHER: "↑", Direction.LOWER: "↓", Direction.BAND: "↔"}
 
 
 def timestamp(value: dt.datetime) -> str:
@@ -235,14 +320,75 @@ def _open_items(states: list[ItemState], blocking: set[Severity]) -> list[OpenIt
 
 
 def _coverage(units: list[CoverageUnit]) -> list[CoverageGroup]:
-    grouped: dict[Framework, list[CoverageUnit]] = defaultdict(list)
+    grouped: dict[Framework, list[CoverageLine]] = defaultdict(list)
     for unit in units:
-        grouped[unit.framework].append(unit)
+        state = "addressed" if unit.fully_addressed else "open" if unit.open else "not-applicable"
+        grouped[unit.framework].append(
+            CoverageLine(unit.unit, unit.addressed, unit.not_applicable, unit.open, state)
+        )
     return [CoverageGroup(FRAMEWORK_LABELS[f], grouped[f]) for f in Framework if f in grouped]
 
 
-def _margin(g: GateResult) -> charts.Margin:
-    label = f"{g.gate} · {g.evidence}"
+def _scope(record: AssessmentRecord, name: str | None) -> Scope | None:
+    found: RolloutStage | None = next(
+        (s for s in record.deployment.rollout_stages if s.name == name), None
+    )
+    if found is None:
+        return None
+    return Scope(
+        stage=found.name,
+        exposure=found.exposure,
+        authority=found.authority,
+        sites=list(found.sites),
+        population=found.population,
+        traffic_share=percent(found.traffic_share),
+        duration=found.duration,
+        exit_criteria=found.exit_criteria,
+    )
+
+
+def _tracked_row(c: TrackedCondition, text: str, overdue: bool = False) -> ConditionRow:
+    return ConditionRow(
+        text=text,
+        source=c.raised_by,
+        id=c.id,
+        description=c.description,
+        owner=c.owner,
+        due=c.due.isoformat(),
+        closed_by=c.closed_by,
+        overdue=overdue,
+    )
+
+
+def _condition_rows(decision: Decision) -> list[ConditionRow]:
+    if not decision.condition_items:
+        # A decision that lists its conditions only as text: none of them is tracked.
+        return [ConditionRow(text) for text in decision.conditions]
+    rows = []
+    for item in decision.condition_items:
+        if item.tracked is None:
+            rows.append(ConditionRow(item.text, item.source))
+        else:
+            rows.append(_tracked_row(item.tracked, item.text, item.overdue))
+    return rows
+
+
+def _metric_for(record: AssessmentRecord, evidence: str) -> Metric | None:
+    for metric in record.evaluation.metrics:
+        if evidence in (metric.id, f"metrics/{metric.id}"):
+            return metric
+    return None
+
+
+def _margin(g: GateResult, record: AssessmentRecord) -> charts.Margin:
+    metric = _metric_for(record, g.evidence)
+    way = metric.direction if metric is not None else None
+    label = f"{ARROWS[way]} " if way is not None else ""
+    label += f"{g.gate} · {g.evidence}"
+    if g.comparator and way in (Direction.HIGHER, Direction.LOWER):
+        wants_high = g.comparator in (Comparator.GE.value, Comparator.GT.value)
+        if wants_high != (way is Direction.HIGHER):
+            label += " (against its direction)"
     if g.margin is None or g.threshold is None:
         return charts.Margin(label, None, "", passed=False)
     relative = g.margin / abs(g.threshold) if g.threshold else g.margin
@@ -253,17 +399,33 @@ def _margin(g: GateResult) -> charts.Margin:
 
 def _charts(view: View, gates: list[GateResult]) -> None:
     ev = view.record.evaluation
+    banded = []
     for metric in ev.metrics:
+        band = None
+        if metric.direction is Direction.BAND and metric.target is not None:
+            band = (metric.target.low, metric.target.high)
+            banded.append(
+                charts.Bar(metric.name, metric.value, metric.ci_low, metric.ci_high, band=band)
+            )
         if metric.history is not None and len(metric.history.points) >= 2:
-            svg = charts.learning_curve(metric.history.points, y_label=metric.unit or metric.name)
+            svg = charts.learning_curve(
+                metric.history.points, y_label=metric.unit or metric.name, band=band
+            )
             h = metric.history
             caption = (
                 f"{len(h.points)} logged points over {format_number(h.steps)} steps; "
                 f"last {format_number(h.last)}, best {format_number(h.best)}; final window "
                 f"of {h.window}: mean {format_number(h.window_mean)} "
-                f"± {format_number(h.window_std)}."
+                f"± {format_number(h.window_std)}; {direction(metric)}"
+                + (" (shaded)." if band else ".")
             )
             view.learning_curves.append(Chart(metric.name, caption, Markup(svg)))
+    if banded:
+        caption = (
+            "Metrics that should stay within a band: the point estimate and its confidence "
+            "interval against the target band (shaded)."
+        )
+        view.band_chart = Chart("Target bands", caption, Markup(charts.interval_bars(banded)))
     by_metric: dict[str, list[charts.Bar]] = defaultdict(list)
     for s in ev.subgroups:
         by_metric[s.metric].append(
@@ -279,8 +441,10 @@ def _charts(view: View, gates: list[GateResult]) -> None:
             "Gate margins",
             "How far each judged bound lies past its threshold (right, passes) or short of "
             "it (left, fails), relative to the threshold and clipped at 100%; the figure at "
-            "the right is the margin in the evidence's own unit.",
-            Markup(charts.gate_margins([_margin(g) for g in gates])),
+            "the right is the margin in the evidence's own unit. Arrows give the metric's "
+            "direction as the record states it (↑ higher is better, ↓ lower is better, "
+            "↔ within a band).",
+            Markup(charts.gate_margins([_margin(g, view.record) for g in gates])),
         )
 
 
@@ -294,9 +458,15 @@ def build_view(
     blocking: set[Severity],
     policy_digest: str | None = None,
     template: str | None = None,
+    draft: bool = False,
+    draft_problems: list[str] | None = None,
 ) -> View:
-    """The view of one document of ``kind`` for ``record`` under ``report``'s decision."""
+    """The view of one document of ``kind`` for ``record`` under ``report``'s decision.
+
+    A ``draft`` names its signers but gets no signature boxes: it cannot be signed.
+    """
     decision = report.decision
+    stage = decision.stage or record.deployment.requested_stage
     title = "Model card" if kind == "model-card" else "Deployment approval"
     view = View(
         kind=kind,
@@ -314,6 +484,8 @@ def build_view(
         blockers=list(decision.blockers),
         conditions=list(decision.conditions),
         notes=list(decision.notes),
+        condition_rows=_condition_rows(decision),
+        closed_conditions=[_tracked_row(c, c.description) for c in decision.closed_conditions],
         gates=[_gate_row(g) for g in decision.gates],
         sections=_sections(report, blocking),
         open_items=_open_items(decision.items, blocking),
@@ -322,8 +494,13 @@ def build_view(
             Signer(role, role_label(role), signature_box_id(role))
             for role in decision.required_roles
         ],
-        policy_digest=policy_digest,
+        policy_digest=decision.policy_digest or policy_digest,
         template=template,
+        stage=stage,
+        scope=_scope(record, stage),
+        frameworks_declared=record.system.regulatory.frameworks is not None,
+        draft=draft,
+        draft_problems=list(draft_problems or []),
     )
     _charts(view, decision.gates)
     return view
