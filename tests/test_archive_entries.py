@@ -41,6 +41,11 @@ def cli(*args: str | Path) -> Result:
     return CliRunner().invoke(main, ["archive", *map(str, args)], env=ARCHIVE_KEY)
 
 
+def pinned(pki: Pki) -> tuple[str | Path, ...]:
+    """Trust the test CA and pin the three-signer policy the documents were decided under."""
+    return ("--trust", pki.ca.cert, "--policy", THREE)
+
+
 def verify_json(*args: str | Path) -> tuple[int, dict[str, Any]]:
     result = cli("verify", *args, "--json")
     assert result.stdout, result.output  # an empty report means verify itself failed
@@ -108,7 +113,7 @@ def test_rewritten_entry_facts_under_a_recomputed_chain_disagree_with_the_docume
     rechain(store, found)
     quick = cli("verify", "--store", store, "--no-signatures")
     assert quick.exit_code == 0, quick.output  # chain, HEAD, tree and checkpoints all agree
-    code, report = verify_json("--store", store, "--trust", pki.ca.cert)
+    code, report = verify_json("--store", store, *pinned(pki))
     assert code == 1
     mismatches = {
         e["message"].split(": ", 1)[1] for e in report["errors"] if e["code"] == "entry-mismatch"
@@ -169,7 +174,7 @@ def lax(pki: Pki, reviewers: dict[str, Reviewer], tmp_path_factory: pytest.TempP
 
 @pytest.fixture
 def lax_store(lax: Lax, pki: Pki, tmp_path: Path) -> Path:
-    """The lax approval archived under the lax policy, with nothing pinned: it verifies."""
+    """The lax approval archived under the lax policy."""
     store = tmp_path / "lax-store"
     added = cli(
         "add", lax.approval, "--store", store, "--policy", lax.policy, "--trust", pki.ca.cert
@@ -181,9 +186,9 @@ def lax_store(lax: Lax, pki: Pki, tmp_path: Path) -> Path:
 def test_an_entry_archived_under_a_policy_not_pinned_fails(
     lax_store: Path, lax: Lax, pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    unpinned, _ = verify_json("--store", lax_store, "--trust", pki.ca.cert)
-    assert unpinned == 0  # nothing pinned: the impostor's own policy judges it
-    code, report = verify_json("--store", lax_store, "--trust", pki.ca.cert, "--policy", THREE)
+    any_policy, report = verify_json("--store", lax_store, "--trust", pki.ca.cert, "--any-policy")
+    assert any_policy == 0 and report["documents"]["any_policy"] is True  # explicitly unsafe
+    code, report = verify_json("--store", lax_store, *pinned(pki))
     assert code == 1
     (found,) = report["errors"]
     assert found["code"] == "policy-unpinned" and found["sequence"] == 1
@@ -205,6 +210,27 @@ def test_an_entry_archived_under_a_policy_not_pinned_fails(
     assert report["documents"]["pinned_from"].endswith("govrl.toml [policy] pinned")
     code, report = verify_json("--store", lax_store, "--trust", pki.ca.cert, "--policy", lax.policy)
     assert code == 0, report
+
+
+def test_judging_documents_with_no_policy_pinned_fails_unless_told_any_policy(
+    lax_store: Path, pki: Pki
+) -> None:
+    code, report = verify_json("--store", lax_store, "--trust", pki.ca.cert)
+    assert code == 1
+    (found,) = report["errors"]
+    assert found["code"] == "policies-not-pinned" and found["area"] == "documents"
+    assert "pass --policy FILE" in found["message"]
+    assert report["archive"]["ok"] is True and report["documents"]["ok"] is False
+    text = cli("verify", "--store", lax_store, "--trust", pki.ca.cert)
+    assert text.exit_code == 1
+    assert "no policy pinned" in text.output
+    unsafe = cli("verify", "--store", lax_store, "--trust", pki.ca.cert, "--any-policy")
+    assert unsafe.exit_code == 0, unsafe.output
+    assert "ANY POLICY ACCEPTED (--any-policy)" in unsafe.output
+    both = cli("verify", "--store", lax_store, "--any-policy", "--policy", THREE)
+    assert both.exit_code == 2 and "not both" in both.output
+    # Checking only the archive's own integrity judges no document, so needs no policy.
+    assert cli("verify", "--store", lax_store, "--no-signatures").exit_code == 0
 
 
 def test_add_refuses_a_policy_posing_as_a_pinned_one(
@@ -240,13 +266,15 @@ def with_unverified(store: Path, owner_signed_approval: Path, pki: Pki) -> Path:
 
 
 def test_an_unverified_entry_fails_the_documents_verdict(with_unverified: Path, pki: Pki) -> None:
-    result = cli("verify", "--store", with_unverified, "--trust", pki.ca.cert)
+    result = cli("verify", "--store", with_unverified, *pinned(pki))
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"{with_unverified}: FAILED (store, 2 entries")
     assert lines[1] == "  archive: INTACT AND COMPLETE"
-    assert lines[2].startswith("  documents: FAILED (entries 2; policies not pinned")
-    code, report = verify_json("--store", with_unverified, "--trust", pki.ca.cert)
+    assert lines[2] == f"  documents: FAILED (entries 2; policies pinned by --policy {THREE})"
+    code, report = verify_json(
+        "--store", with_unverified, "--trust", pki.ca.cert, "--policy", THREE
+    )
     assert code == 1 and report["archive"]["ok"] and not report["documents"]["ok"]
     assert [(e["code"], e["sequence"], e["area"]) for e in report["errors"]] == [
         ("archived-unverified", 2, "documents")
@@ -274,16 +302,17 @@ def test_supersede_withdraws_an_entry_which_then_no_longer_fails(
     assert {k: v for k, v in third.items() if k not in own} == {
         k: v for k, v in second.items() if k not in own
     }
-    result = cli("verify", "--store", with_unverified, "--trust", pki.ca.cert)
+    result = cli("verify", "--store", with_unverified, *pinned(pki))
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[1:3] == [
         "  archive: INTACT AND COMPLETE",
-        "  documents: ALL VERIFIED (2 re-verified; 1 withdrawn entry not judged; policies not "
-        "pinned "
-        "(--policy, or [policy] pinned in govrl.toml))",
+        "  documents: ALL VERIFIED (2 re-verified; 1 withdrawn entry not judged; policies "
+        f"pinned by --policy {THREE})",
     ]
     assert "entry 2 (signed-0.pdf) was withdrawn by entry 3, added " in result.stderr
-    code, report = verify_json("--store", with_unverified, "--trust", pki.ca.cert)
+    code, report = verify_json(
+        "--store", with_unverified, "--trust", pki.ca.cert, "--policy", THREE
+    )
     assert code == 0 and report["errors"] == [] and report["documents"]["withdrawn"] == {"2": 3}
     assert [(w["code"], w["sequence"]) for w in report["warnings"]] == [("withdrawn", 2)]
     # Listed as withdrawn; withdrawn once only; carried into the system's bundle.
@@ -299,7 +328,7 @@ def test_supersede_withdraws_an_entry_which_then_no_longer_fails(
     assert (
         cli("export", "--store", with_unverified, "--system", system, "-o", bundle).exit_code == 0
     )
-    code, report = verify_json(bundle, "--trust", pki.ca.cert)
+    code, report = verify_json(bundle, *pinned(pki))
     assert code == 0 and report["documents"]["withdrawn"] == {"2": 3}, report
 
 
@@ -310,7 +339,9 @@ def test_a_withdrawal_that_names_another_hash_withdraws_nothing(
     found = entries(with_unverified)
     found[2]["withdraws"]["hash"] = "sha256:" + "1" * 64
     rechain(with_unverified, found)
-    code, report = verify_json("--store", with_unverified, "--trust", pki.ca.cert)
+    code, report = verify_json(
+        "--store", with_unverified, "--trust", pki.ca.cert, "--policy", THREE
+    )
     assert code == 1
     assert {(e["code"], e["sequence"]) for e in report["errors"]} == {
         ("withdrawal-invalid", 3),

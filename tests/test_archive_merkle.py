@@ -837,7 +837,7 @@ def test_the_regulators_two_commands_on_signed_approvals(
     assert second.exit_code == 0, second.output
     system = json.loads(lines_of(store)[0])["system"]["id"]
     bundle = export(store, system, tmp_path / "bundle.zip")
-    trust = ("--trust", archive_keys.ca)
+    trust = ("--trust", archive_keys.ca, "--policy", THREE)
     # Entry 2 was archived unverified: the bundle holds, its documents fail until it is withdrawn.
     plain = cli("verify", bundle, *trust)
     assert plain.exit_code == 1 and "  archive: INTACT AND COMPLETE" in plain.output, plain.output

@@ -257,9 +257,10 @@ Files
 
 Checking with govrl
 -------------------
-  govrl archive verify {bundle} --trust ORGANISATION-CA.pem
   govrl archive verify {bundle} --trust ORGANISATION-CA.pem \\
-      --expect-checkpoint checkpoint.json-FROM-AN-EARLIER-BUNDLE
+      --policy POLICY.yaml
+  govrl archive verify {bundle} --trust ORGANISATION-CA.pem \\
+      --policy POLICY.yaml --expect-checkpoint checkpoint.json-FROM-AN-EARLIER-BUNDLE
 
 It refuses to read any member with an unsafe path or an oversized content,
 checks the checkpoint's signature and every entry's inclusion proof, counts
@@ -270,8 +271,11 @@ certificate must chain to the CA certificate you trust (obtained from the
 organisation by a channel other than this bundle), judged as of the time each
 signature was made, and expiry as of the day each document was archived.
 Without --trust ($GOVRL_TRUST, or a govrl.toml naming [trust] anchors) it
-refuses to judge the signatures. It exits 0 when all holds and 1 otherwise,
-naming each file or entry that is wrong.
+refuses to judge the signatures. Each entry must have been decided under a
+policy you pin with --policy (the policy files the organisation approved,
+obtained like the CA certificate); with none pinned the documents fail. It
+exits 0 when all holds and 1 otherwise, naming each file or entry that is
+wrong.
 
 Checking by hand
 ----------------

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from govrl.archive.bundle_checks import check_bundle
 from govrl.archive.checkpoint import anchors_der
+from govrl.archive.log import LOG
 from govrl.archive.policies import Pins, check_pins
 from govrl.archive.report import ArchiveReport
 from govrl.archive.signatures import check_all
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from cryptography import x509
 
     from govrl.archive.checkpoint import Checkpoint
-    from govrl.archive.log import Head
+    from govrl.archive.log import Entry, Head
     from govrl.archive.store import Archive
 
 
@@ -34,18 +35,21 @@ def verify_store(
     expect_checkpoint: Checkpoint | None = None,
     jobs: int | None = None,
     pins: Pins | None = None,
+    any_policy: bool = False,
 ) -> ArchiveReport:
     """Check every object, the chain, HEAD, the tree's checkpoints and (unless told not to)
     every signature, the earlier checkpoints' included; ``expect_checkpoint`` must be a
-    prefix of today's tree, and with ``pins`` every entry standing names a pinned policy."""
+    prefix of today's tree, and every entry standing must name one of the ``pins``.
+
+    Judging documents without pinned policies fails, unless ``any_policy`` accepts whatever
+    policy each entry names (the report says so)."""
     archive.require()
     report = ArchiveReport(archive.where(), "store")
     with _collector_paused():
         entries, intact = check_store(
             report, archive.storage, expect_head, expect_checkpoint, anchors_der(trust), signatures
         )
-    if pins is not None:
-        check_pins(report, entries, pins, report.withdrawn)
+    _judge_policies(report, entries, pins, any_policy=any_policy, signatures=signatures)
     if signatures:
         check_all(report, archive.storage, entries, intact, trust, jobs=jobs)
     return report
@@ -60,10 +64,11 @@ def verify_bundle(
     expect_checkpoint: Checkpoint | None = None,
     jobs: int | None = None,
     pins: Pins | None = None,
+    any_policy: bool = False,
 ) -> ArchiveReport:
     """Check a bundle made by ``archive export`` as a receiver would: its files, its entries'
     proofs against its checkpoint, that it holds all of its system's entries, signatures,
-    and with ``pins`` that every entry standing names a pinned policy."""
+    and that every entry standing names one of the ``pins`` (as ``verify_store``)."""
     storage = ZipStorage(path)
     report = ArchiveReport(str(path), "bundle")
     try:
@@ -71,13 +76,37 @@ def verify_bundle(
             entries, intact = check_bundle(
                 report, storage, expect_head, expect_checkpoint, anchors_der(trust)
             )
-        if pins is not None:
-            check_pins(report, entries, pins, report.withdrawn)
+        _judge_policies(report, entries, pins, any_policy=any_policy, signatures=signatures)
         if signatures:
             check_all(report, storage, entries, intact, trust, jobs=jobs)
     finally:
         storage.close()
     return report
+
+
+def _judge_policies(
+    report: ArchiveReport,
+    entries: list[Entry],
+    pins: Pins | None,
+    *,
+    any_policy: bool,
+    signatures: bool,
+) -> None:
+    """Entries against the pinned policies; when documents are judged, no pins is a failure
+    unless ``any_policy`` says to accept any policy."""
+    if pins is not None:
+        check_pins(report, entries, pins, report.withdrawn)
+    elif any_policy:
+        report.any_policy = True
+    elif signatures:
+        report.error(
+            "policies-not-pinned",
+            LOG,
+            "no policy is pinned, so nothing says which policies this organisation accepts: "
+            "pass --policy FILE (repeatable) or set [policy] pinned in govrl.toml; "
+            "--any-policy accepts whatever policy each entry names",
+            area="documents",
+        )
 
 
 @contextmanager

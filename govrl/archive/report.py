@@ -64,6 +64,7 @@ class ArchiveReport:
     documents_checked: bool = False  # the signatures were re-verified
     withdrawn: dict[int, int] = field(default_factory=dict)  # withdrawn entry -> withdrawing
     pinned_from: str | None = None  # where the pinned policies came from, if any were
+    any_policy: bool = False  # told to accept whatever policy each entry names
 
     @property
     def errors(self) -> list[Finding]:
@@ -125,6 +126,7 @@ class ArchiveReport:
                 "checked": self.documents_checked,
                 "withdrawn": {str(k): v for k, v in sorted(self.withdrawn.items())},
                 "pinned_from": self.pinned_from,
+                "any_policy": self.any_policy,
             },
             "checkpoint": vars(self.checkpoint) if self.checkpoint else None,
             "consistency": self.consistency,

@@ -380,7 +380,13 @@ def _head(_ctx: click.Context, _param: click.Parameter, value: str | None) -> He
     multiple=True,
     type=EXISTING_FILE,
     help="A policy file the organisation pins (repeatable; default: govrl.toml's [policy] "
-    "pinned): an entry archived under any other policy fails.",
+    "pinned): an entry archived under any other policy fails, and so does judging "
+    "documents with no policy pinned.",
+)
+@click.option(
+    "--any-policy",
+    is_flag=True,
+    help="Accept whatever policy each entry names (unsafe; the verdict says so).",
 )
 @EXPECT_CHECKPOINT
 @click.option(
@@ -410,6 +416,7 @@ def verify(
     trust: TrustRequest,
     expect_head: Head | None,
     pinned: tuple[Path, ...],
+    any_policy: bool,
     expect_checkpoint: Path | None,
     jobs: int | None,
     model: str | None,
@@ -424,8 +431,8 @@ def verify(
     truncated log, a broken head, and a checkpoint the log no longer matches;
     a bundle must prove that it holds every entry of its system. With
     --expect-checkpoint, a rollback or rewrite since that checkpoint fails.
-    Re-verifying signatures needs trust anchors (not with --no-signatures).
-    Exits 0 when all holds, 1 otherwise.
+    Re-verifying signatures needs trust anchors and pinned policies (not with
+    --no-signatures). Exits 0 when all holds, 1 otherwise.
     """
     from govrl.archive import verify_bundle, verify_store
     from govrl.errors import UsageError
@@ -433,13 +440,23 @@ def verify(
     explicit = ctx.get_parameter_source("store") is not click.core.ParameterSource.DEFAULT
     if sum((target is not None, explicit, model is not None)) > 1:
         raise UsageError("give one of a bundle, --store or --model")
+    if any_policy and pinned:
+        raise UsageError("give --policy or --any-policy, not both")
     anchors = None if no_signatures else _anchors(trust, "`govrl archive verify`")
     roots = _roots(anchors) if anchors else None
     expected = _expected(expect_checkpoint)
-    pins = _pins(pinned)
+    pins = None if any_policy else _pins(pinned)
     if model is not None:
         report = _verify_copy(
-            model, tracking_uri, timeout, no_signatures, roots, expect_head, expected, pins
+            model,
+            tracking_uri,
+            timeout,
+            no_signatures,
+            roots,
+            expect_head,
+            expected,
+            pins,
+            any_policy,
         )
     elif target is not None and target.is_file():
         report = verify_bundle(
@@ -450,6 +467,7 @@ def verify(
             expect_checkpoint=expected,
             jobs=jobs,
             pins=pins,
+            any_policy=any_policy,
         )
     else:
         report = verify_store(
@@ -460,6 +478,7 @@ def verify(
             expect_checkpoint=expected,
             jobs=jobs,
             pins=pins,
+            any_policy=any_policy,
         )
     _print_report(report, as_json, anchors)
     if not report.ok:
@@ -475,6 +494,7 @@ def _verify_copy(
     expect_head: Head | None,
     expected: Checkpoint | None,
     pins: Pins | None,
+    any_policy: bool,
 ) -> ArchiveReport:
     import tempfile
 
@@ -496,6 +516,7 @@ def _verify_copy(
             expect_head=expect_head,
             expect_checkpoint=expected,
             pins=pins,
+            any_policy=any_policy,
         )
     report.source = f"{model} at {source.location}, run {run_id}, {FOLDER}/"
     return report
@@ -545,14 +566,16 @@ def _documents_said(report: ArchiveReport) -> str:
         if report.withdrawn
         else ""
     )
-    pinned = (
-        f"policies pinned by {report.pinned_from}"
-        if report.pinned_from
-        else "policies not pinned (--policy, or [policy] pinned in govrl.toml)"
-    )
+    if report.pinned_from:
+        pinned = f"policies pinned by {report.pinned_from}"
+    elif report.any_policy:
+        pinned = "ANY POLICY ACCEPTED (--any-policy): no pinned policy was checked"
+    else:
+        pinned = "no policy pinned (--policy, or [policy] pinned in govrl.toml)"
     failed = sorted({f.sequence for f in report.errors if f.area == "documents" and f.sequence})
     if not report.documents_ok:
-        return f"FAILED (entries {_numbers(failed)}{withdrawn}; {pinned})"
+        which = f"entries {_numbers(failed)}{withdrawn}" if failed else withdrawn[2:]
+        return f"FAILED ({'; '.join(part for part in (which, pinned) if part)})"
     if not report.documents_checked:
         return f"NOT CHECKED (--no-signatures{withdrawn}; {pinned})"
     return f"ALL VERIFIED ({report.signatures_checked} re-verified{withdrawn}; {pinned})"

@@ -61,6 +61,7 @@ def run_demo(out: Path, say: Callable[[str], None]) -> Demo:
     from govrl.evidence.local_store import seed_record_store
     from govrl.record.files import dump_yaml, load_record
     from govrl.resources import data_dir
+    from govrl.review.gate import rule_for
     from govrl.review.policy import load_policy
 
     _prepare(out)
@@ -69,8 +70,8 @@ def run_demo(out: Path, say: Callable[[str], None]) -> Demo:
     policy_file = examples / POLICY
     policy = load_policy(policy_file)
     full = load_record(examples / EXAMPLE).record
-    roles = list(policy.tiers[full.system.risk_tier].signers)
-    demo = Demo(out, say, steps=17 + 2 * len(roles))
+    roles = list(rule_for(policy, full).signers)
+    demo = Demo(out, say, steps=18 + 2 * len(roles))  # a key and a signature per role
     say(f"govrl demo: {full.system.name} {full.system.version}, tier {full.system.risk_tier}")
     say(f"writing into {demo.shown(out)}/\n")
 
@@ -137,7 +138,7 @@ def run_demo(out: Path, say: Callable[[str], None]) -> Demo:
     archive = demo.file("archive", "the tamper-evident archive (objects, log, head)")
     archive_key = steps.keys_new(demo, "Demo archive", "archive", keys, ca)
     steps.archive_add(demo, signed, archive, policy_copy, ca.cert, archive_key)
-    steps.archive_verify(demo, archive, ca.cert)
+    steps.archive_verify(demo, archive, ca.cert, policy_copy)
     bundle = demo.file("regulator-bundle.zip", "the self-verifying bundle for a regulator")
     steps.archive_export(demo, archive, full.system.id, bundle)
     card = demo.file("huggingface/README.md", "Hugging Face model card")

@@ -281,14 +281,18 @@ def archive_add(
     )
 
 
-def archive_verify(demo: Demo, store: Path, trust: Path) -> ArchiveReport:
-    """Check the archive and re-verify its signatures; any error fails the step."""
+def archive_verify(demo: Demo, store: Path, trust: Path, policy: Path) -> ArchiveReport:
+    """Check the archive and re-verify its signatures, under the pinned ``policy``; any error
+    fails the step."""
 
     def action() -> ArchiveReport:
         from govrl.archive import Archive, verify_store
+        from govrl.archive.policies import Pins
+        from govrl.config import PinnedSetting
         from govrl.documents.keys import load_certificates
 
-        report = verify_store(Archive.at(store), trust=load_certificates(trust))
+        pins = Pins.load(PinnedSetting((policy,), f"--policy {policy}"))
+        report = verify_store(Archive.at(store), trust=load_certificates(trust), pins=pins)
         if not report.ok:
             errors = "".join(f"\nerror: {finding}" for finding in report.errors)
             raise CheckFailed(f"{report.source}: FAILED{errors}")
@@ -296,7 +300,7 @@ def archive_verify(demo: Demo, store: Path, trust: Path) -> ArchiveReport:
 
     return demo.run(
         "verify the archive",
-        *("archive", "verify", "--store", store, "--trust", trust),
+        *("archive", "verify", "--store", store, "--trust", trust, "--policy", policy),
         action=action,
         summary=_archive_state,
     )
