@@ -77,6 +77,40 @@ def test_python_dash_m_runs_the_command_line() -> None:
     assert done.returncode == 0 and done.stdout.startswith("govrl, version ")
 
 
+def test_the_command_table_names_every_command_where_it_is_defined() -> None:
+    import importlib
+
+    from govrl.cli import COMMANDS
+
+    folder = Path(importlib.import_module("govrl.cli").__file__ or "").parent
+    defined = {
+        command.name: path.stem
+        for path in sorted(folder.glob("*_cmds.py"))
+        for command in importlib.import_module(f"govrl.cli.{path.stem}").COMMANDS
+    }
+    assert {name: defined[name] for name in COMMANDS} == COMMANDS
+    assert set(COMMANDS) == set(defined)
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys\n"
+            "from govrl.cli import main\n"
+            "try:\n"
+            "    main(['validate', '--help'])\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "print(sorted(m for m in sys.modules if m.endswith('_cmds')))",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.stdout.splitlines()[-1] == "['govrl.cli.record_cmds']", done.stderr
+
+
 def test_every_exporter_in_the_table_is_a_command_that_writes_its_file(tmp_path: Path) -> None:
     from govrl.exports import EXPORTERS
 

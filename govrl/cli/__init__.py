@@ -21,7 +21,14 @@ def _print_traceback() -> None:
 
 
 class GovrlGroup(click.Group):
-    """Converts every error to a message and an exit code, in this one place."""
+    """Converts every error to a message and an exit code, in this one place; loads each
+    command's module only when that command is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS) + [name for name in self.commands if name not in COMMANDS]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self.commands.get(cmd_name) or load_command(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         verbose = bool(ctx.params.get("verbose")) or os.environ.get("GOVRL_VERBOSE") == "1"
@@ -64,33 +71,37 @@ def main(verbose: bool) -> None:
     """
 
 
-def _register() -> None:
-    from govrl.cli import (
-        archive_cmds,
-        assess_cmds,
-        collect_cmds,
-        demo_cmds,
-        fill_cmds,
-        record_cmds,
-        render_cmds,
-        review_cmds,
-        sign_cmds,
-    )
-
-    modules = (
-        record_cmds,
-        assess_cmds,
-        fill_cmds,
-        collect_cmds,
-        render_cmds,
-        sign_cmds,
-        archive_cmds,
-        review_cmds,
-        demo_cmds,
-    )
-    for module in modules:
-        for command in module.COMMANDS:
-            main.add_command(command)
+# Each command and the module defining it, in the order --help lists them. A command's
+# module is imported only when that command runs (or --help lists them all), so
+# `govrl validate` does not pay for pyHanko, WeasyPrint or MLflow.
+COMMANDS = {
+    "init": "record_cmds",
+    "validate": "record_cmds",
+    "schema": "record_cmds",
+    "checklists": "assess_cmds",
+    "gate": "assess_cmds",
+    "status": "assess_cmds",
+    "fill": "fill_cmds",
+    "collect": "collect_cmds",
+    "publish": "collect_cmds",
+    "render": "render_cmds",
+    "keys": "sign_cmds",
+    "sign": "sign_cmds",
+    "verify": "sign_cmds",
+    "archive": "archive_cmds",
+    "diff": "review_cmds",
+    "export": "review_cmds",
+    "demo": "demo_cmds",
+}
 
 
-_register()
+def load_command(name: str) -> click.Command | None:
+    """The command called ``name``, importing only the module that defines it."""
+    module_name = COMMANDS.get(name)
+    if module_name is None:
+        return None
+    import importlib
+
+    module = importlib.import_module(f"govrl.cli.{module_name}")
+    found: click.Command | None = next((c for c in module.COMMANDS if c.name == name), None)
+    return found
