@@ -1,19 +1,24 @@
 """Charts as inline SVG text: learning curves, intervals per subgroup, gate margins.
 
 Every label comes from the record, so every label is XML-escaped here; the
-result is trusted markup for the template.
+result is trusted markup for the template. Every label is placed by its start:
+WeasyPrint draws each `text-anchor="end"` or `"middle"` label as a Form XObject
+shared by every page, and verifying signatures walks pages times XObjects, so
+right and centre alignment are computed here from the shipped font's widths.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from markupsafe import escape
 
 from govrl.documents.numbers import format_number
+from govrl.resources import data_dir
 
 WIDTH = 640
 FONT = "font-family=\"'Govrl Sans', Inter, 'DejaVu Sans', sans-serif\""
@@ -26,6 +31,17 @@ NEUTRAL = "#8a94a3"
 BAND = "#2e7d32"  # a target band, drawn faint behind the data
 
 Band = tuple[float | None, float | None]  # (low, high); either end may be open
+Align = Literal["start", "middle", "end"]
+
+# The face 'Govrl Sans' resolves to (templates/fonts.css); bold asks for 700, the
+# nearest shipped weight is 600.
+FACES = {"normal": "Inter-Regular.otf", "bold": "Inter-SemiBold.otf"}
+# Characters the face lacks fall back to a wider system font: overestimate them, so
+# that a right-aligned label moves away from the plot rather than into it.
+FALLBACK_EM = 0.68
+# An SVG cannot break across pages, so a long chart is drawn in parts no taller than
+# this (in chart units; an A4 page of the shipped templates holds about 1,050).
+PART_HEIGHT = 900.0
 
 
 class _Point(Protocol):
@@ -86,8 +102,33 @@ def _short(value: float) -> str:
     return format_number(round(value, 10))
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+@functools.cache
+def _advances(weight: str) -> dict[int, float]:
+    """Advance widths in em, by code point, of the face charts are drawn in (empty if absent)."""
+    try:
+        from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+
+        font = TTFont(data_dir("templates") / "fonts" / FACES[weight], lazy=True)
+        em = float(font["head"].unitsPerEm)
+        metrics = font["hmtx"].metrics
+        return {code: metrics[glyph][0] / em for code, glyph in font.getBestCmap().items()}
+    except Exception:  # no font, no fontTools: every character gets the fallback width
+        return {}
+
+
+def text_width(content: str, *, size: float, weight: str = "normal") -> float:
+    """The advance width of ``content`` at ``size``, without kerning (which only narrows it)."""
+    widths = _advances("bold" if weight == "bold" else "normal")
+    return size * sum(widths.get(ord(c), FALLBACK_EM) for c in content)
+
+
+def _fit(text: str, width: float, *, size: float, weight: str = "normal") -> str:
+    """``text``, cut short with an ellipsis where it would be wider than ``width``."""
+    if text_width(text, size=size, weight=weight) <= width:
+        return text
+    while text and text_width(text + "…", size=size, weight=weight) > width:
+        text = text[:-1]
+    return text.rstrip() + "…"
 
 
 def _text(
@@ -96,12 +137,18 @@ def _text(
     content: str,
     *,
     size: float = 9,
-    anchor: str = "start",
+    align: Align = "start",
     fill: str = INK,
     weight: str = "normal",
+    transform: str = "",
 ) -> str:
+    """A label whose start, centre or end is at ``x``, drawn from its start."""
+    if align != "start":
+        width = text_width(content, size=size, weight=weight)
+        x -= width / 2 if align == "middle" else width
+    place = f'transform="{transform}" ' if transform else ""
     return (
-        f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" '
+        f'<text {place}x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="start" '
         f'font-weight="{weight}" fill="{fill}" {FONT}>{escape(content)}</text>'
     )
 
@@ -148,9 +195,9 @@ def learning_curve(points: Sequence[_Point], *, y_label: str, band: Band | None 
             f'<line x1="{left}" x2="{WIDTH - right}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" '
             f'stroke="{GRID}" stroke-width="0.6"/>'
         )
-        body.append(_text(left - 5, sy(t) + 3, _short(t), anchor="end", size=8))
+        body.append(_text(left - 5, sy(t) + 3, _short(t), align="end", size=8))
     for t in x_ticks:
-        body.append(_text(sx(t), height - bottom + 12, _short(t), anchor="middle", size=8))
+        body.append(_text(sx(t), height - bottom + 12, _short(t), align="middle", size=8))
     body.append(
         f'<line x1="{left}" x2="{WIDTH - right}" y1="{height - bottom}" '
         f'y2="{height - bottom}" stroke="{INK}" stroke-width="0.8"/>'
@@ -166,43 +213,50 @@ def learning_curve(points: Sequence[_Point], *, y_label: str, band: Band | None 
             sx(xs[-1]) - 4,
             sy(ys[-1]) - 6,
             format_number(ys[-1]),
-            anchor="end",
+            align="end",
             size=8,
             weight="bold",
         )
     )
-    body.append(_text((left + WIDTH - right) / 2, height - 4, "training step", anchor="middle"))
-    body.append(
-        f'<text transform="translate(11 {(top + height - bottom) / 2:.1f}) rotate(-90)" '
-        f'font-size="8.5" text-anchor="middle" fill="{INK}" {FONT}>'
-        f"{escape(_clip(y_label, 40))}</text>"
-    )
+    body.append(_text((left + WIDTH - right) / 2, height - 4, "training step", align="middle"))
+    centre = (top + height - bottom) / 2
+    turn = f"translate(11 {centre:.1f}) rotate(-90)"
+    y_title = _fit(y_label, 2 * (centre - 4), size=8.5)  # centred, 4 from the top edge
+    body.append(_text(0, 0, y_title, size=8.5, align="middle", transform=turn))
     return _svg(height, body)
 
 
-def interval_bars(bars: Sequence[Bar]) -> str:
-    """Horizontal bars to each point estimate, with its interval as a whisker."""
-    row, label_w, right, top, bottom = 20.0, 240.0, 56.0, 6.0, 24.0
-    height = top + bottom + row * len(bars)
+def _parts(count: int, row: float, margins: float) -> list[range]:
+    """The rows of each part of a chart, so that no part is taller than PART_HEIGHT."""
+    per = max(int((PART_HEIGHT - margins) // row), 1)
+    starts = range(0, count, per) or range(1)  # no rows: one empty chart
+    return [range(i, min(i + per, count)) for i in starts]
+
+
+def interval_bars(
+    bars: Sequence[Bar], *, reference: float | None = None, reference_label: str = "overall"
+) -> str:
+    """Horizontal bars to each point estimate, with its interval as a whisker.
+
+    ``reference`` (the overall value, or the behaviour policy's) is drawn as a dashed line.
+    Long charts come as several SVGs on one scale, each with its own axis.
+    """
+    row, label_w, right, bottom = 20.0, 240.0, 56.0, 24.0
+    top = 6.0 if reference is None else 18.0  # room for the reference's label above the rows
     values = [v for b in bars for v in (b.value, b.low, b.high) if v is not None]
     values += [v for b in bars for v in _band_edges(b.band)]
+    values += [] if reference is None else [reference]
     ticks = nice_ticks(min([0.0, *values]), max([0.0, *values])) if values else [0.0, 1.0]
     lo, hi = ticks[0], ticks[-1]
 
     def sx(v: float) -> float:
         return label_w + (v - lo) / ((hi - lo) or 1) * (WIDTH - label_w - right)
 
-    body = []
-    for t in ticks:
-        body.append(
-            f'<line x1="{sx(t):.1f}" x2="{sx(t):.1f}" y1="{top}" y2="{height - bottom}" '
-            f'stroke="{GRID}" stroke-width="0.6"/>'
-        )
-        body.append(_text(sx(t), height - bottom + 12, _short(t), anchor="middle", size=8))
     origin = sx(min(max(0.0, lo), hi))
-    for i, bar in enumerate(bars):
-        y = top + row * i + row / 2
+
+    def draw(bar: Bar, y: float) -> list[str]:
         colour = LINE if bar.ok is None else PASS if bar.ok else FAIL
+        body = []
         if bar.band is not None:
             a = sx(lo if bar.band[0] is None else bar.band[0])
             b = sx(hi if bar.band[1] is None else bar.band[1])
@@ -211,7 +265,7 @@ def interval_bars(bars: Sequence[Bar]) -> str:
                 f'width="{max(b - a, 1):.1f}" height="{row - 2:.1f}" fill="{BAND}" '
                 f'fill-opacity="0.14"/>'
             )
-        body.append(_text(label_w - 6, y + 3, _clip(bar.label, 52), anchor="end"))
+        body.append(_text(label_w - 6, y + 3, _fit(bar.label, label_w - 10, size=9), align="end"))
         if bar.value is not None:
             x = sx(bar.value)
             body.append(
@@ -227,39 +281,73 @@ def interval_bars(bars: Sequence[Bar]) -> str:
         if bar.value is not None:
             body.append(f'<circle cx="{sx(bar.value):.1f}" cy="{y:.1f}" r="2.6" fill="{colour}"/>')
             body.append(_text(WIDTH - right + 6, y + 3, format_number(bar.value), size=8))
-    return _svg(height, body)
+        return body
+
+    def part(rows: Sequence[Bar]) -> str:
+        height = top + bottom + row * len(rows)
+        body = []
+        for t in ticks:
+            body.append(
+                f'<line x1="{sx(t):.1f}" x2="{sx(t):.1f}" y1="{top}" y2="{height - bottom}" '
+                f'stroke="{GRID}" stroke-width="0.6"/>'
+            )
+            body.append(_text(sx(t), height - bottom + 12, _short(t), align="middle", size=8))
+        if reference is not None:
+            x = sx(reference)
+            body.append(
+                f'<line class="reference" x1="{x:.1f}" x2="{x:.1f}" y1="{top - 3}" '
+                f'y2="{height - bottom}" stroke="{INK}" stroke-width="0.9" '
+                f'stroke-dasharray="3 2"/>'
+            )
+            name = _fit(reference_label, WIDTH - label_w - 60, size=7.5)
+            caption = f"{name} {format_number(reference)}"
+            width = text_width(caption, size=7.5)
+            start = max(label_w, min(WIDTH - 2 - width, x - width / 2))  # centred, kept inside
+            body.append(_text(start, top - 6, caption, size=7.5))
+        for i, bar in enumerate(rows):
+            body += draw(bar, top + row * i + row / 2)
+        return _svg(height, body)
+
+    parts = _parts(len(bars), row, top + bottom)
+    return "".join(part([bars[i] for i in rows]) for rows in parts)
 
 
 def gate_margins(margins: Sequence[Margin]) -> str:
-    """Diverging bars: how far each judged bound sits past (or short of) its threshold."""
+    """Diverging bars: how far each judged bound sits past (or short of) its threshold.
+
+    Long charts come as several SVGs, each with its own axis.
+    """
     row, label_w, right, top, bottom = 17.0, 300.0, 56.0, 6.0, 24.0
-    height = top + bottom + row * len(margins)
     mid = label_w + (WIDTH - label_w - right) / 2
     half = (WIDTH - label_w - right) / 2
-    body = []
-    for t in (-1.0, -0.5, 0.0, 0.5, 1.0):
-        x = mid + t * half
-        body.append(
-            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{height - bottom}" '
-            f'stroke="{INK if t == 0 else GRID}" stroke-width="{0.8 if t == 0 else 0.6}"/>'
-        )
-        body.append(
-            _text(
-                x, height - bottom + 12, f"{t * 100:+.0f}%" if t else "0", anchor="middle", size=8
+
+    def part(rows: Sequence[Margin]) -> str:
+        height = top + bottom + row * len(rows)
+        body = []
+        for t in (-1.0, -0.5, 0.0, 0.5, 1.0):
+            x = mid + t * half
+            body.append(
+                f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{height - bottom}" '
+                f'stroke="{INK if t == 0 else GRID}" stroke-width="{0.8 if t == 0 else 0.6}"/>'
             )
-        )
-    for i, m in enumerate(margins):
-        y = top + row * i + row / 2
-        body.append(_text(label_w - 6, y + 3, _clip(m.label, 64), anchor="end", size=8))
-        if m.relative is None:
-            body.append(_text(mid + 4, y + 3, "no evidence", size=8, fill=NEUTRAL))
-            continue
-        r = max(-1.0, min(1.0, m.relative))
-        x = mid + r * half
-        colour = PASS if m.passed else FAIL
-        body.append(
-            f'<rect x="{min(mid, x):.1f}" y="{y - 5:.1f}" width="{max(abs(x - mid), 1):.1f}" '
-            f'height="10" fill="{colour}" fill-opacity="0.8"/>'
-        )
-        body.append(_text(WIDTH - right + 6, y + 3, m.text, size=8, fill=colour))
-    return _svg(height, body)
+            tick = f"{t * 100:+.0f}%" if t else "0"
+            body.append(_text(x, height - bottom + 12, tick, align="middle", size=8))
+        for i, m in enumerate(rows):
+            y = top + row * i + row / 2
+            label = _fit(m.label, label_w - 10, size=8)
+            body.append(_text(label_w - 6, y + 3, label, align="end", size=8))
+            if m.relative is None:
+                body.append(_text(mid + 4, y + 3, "no evidence", size=8, fill=NEUTRAL))
+                continue
+            r = max(-1.0, min(1.0, m.relative))
+            x = mid + r * half
+            colour = PASS if m.passed else FAIL
+            body.append(
+                f'<rect x="{min(mid, x):.1f}" y="{y - 5:.1f}" width="{max(abs(x - mid), 1):.1f}" '
+                f'height="10" fill="{colour}" fill-opacity="0.8"/>'
+            )
+            body.append(_text(WIDTH - right + 6, y + 3, m.text, size=8, fill=colour))
+        return _svg(height, body)
+
+    parts = _parts(len(margins), row, top + bottom)
+    return "".join(part([margins[i] for i in rows]) for rows in parts)
