@@ -1,6 +1,8 @@
 """MLflow as an evidence source: runs, model versions, histories and artifacts, failing fast.
 
-mlflow is imported only inside the functions that talk to it.
+A tracking server is read through govrl's bounded client (a total deadline and a size cap per
+request, see ``transport``); local stores through MlflowClient. mlflow is imported only inside
+the functions that talk to it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ from govrl.evidence.interface import (
     SourceError,
     SourceUnavailable,
     SourceUsageError,
+)
+from govrl.evidence.transport import (
+    MAX_JSON_BYTES,
+    HttpStatusError,
+    ServerMisbehaved,
+    Unreachable,
 )
 from govrl.vocabulary import SourceKind
 
@@ -129,16 +137,35 @@ def _reason(text: str, timeout: float) -> str:
     return text.split("\n", 1)[0][:300]
 
 
+def _point(client: Any, m: Any) -> Point:
+    """One point of a bulk history answer, or the server's fault when it is not one."""
+    try:
+        point = (int(m.get("step", 0)), int(m.get("timestamp", 0)), float(m["value"]))
+        str(m["run_id"])
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
+        raise client.malformed(BULK_HISTORY, f"a point is malformed: {m!r}") from None
+    return point
+
+
 class MlflowSource(EvidenceSource):
     """Reads runs and model versions from an MLflow tracking server or local store."""
 
     kind = SourceKind.MLFLOW
 
-    def __init__(self, tracking_uri: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        tracking_uri: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_response_bytes: int = MAX_JSON_BYTES,
+    ) -> None:
+        """``timeout`` bounds each request from connect to last byte; answers past
+        ``max_response_bytes`` are refused (artifacts keep the plan's own cap)."""
         check_uri(tracking_uri)
         self.uri = tracking_uri
         self.location = public_uri(tracking_uri)
         self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
         self.http = urlsplit(tracking_uri).scheme in ("http", "https")
 
     # ------------------------------------------------------------- plumbing
@@ -153,13 +180,44 @@ class MlflowSource(EvidenceSource):
             yield client
 
     @contextlib.contextmanager
+    def _reader(self) -> Iterator[Any]:
+        """What reads runs and models: the bounded REST client for a server, else MlflowClient."""
+        if not self.http:
+            with self._client() as client:
+                yield client
+            return
+        with fast_failing(self.timeout):
+            from govrl.evidence.mlflow_rest import MlflowRest
+
+            yield MlflowRest.connect(self.uri, self.timeout, self.max_response_bytes)
+
+    @contextlib.contextmanager
     def _step(self, what: str) -> Iterator[None]:
         try:
             yield
+        except HttpStatusError as exc:
+            raise self._refusal(exc, what) from None
+        except Unreachable as exc:
+            raise self._unreachable(what, exc.reason, exact=True) from None
+        except ServerMisbehaved as exc:
+            raise ServerMisbehaved(
+                f"{what}: {exc.message}", hint="the server misbehaved; the record was not changed"
+            ) from None
         except SourceError:
             raise
         except Exception as exc:
             raise self._translate(exc, what) from exc
+
+    def _refusal(self, exc: HttpStatusError, what: str) -> SourceError:
+        """An error status in MLflow's terms where its error code says what was wrong."""
+        if exc.code in _WRONG_ID and exc.status in (400, 404):
+            return EvidenceNotFound(f"{what}: {exc.detail or exc.code} (at {self.location})")
+        if exc.code in _REFUSED or exc.status in (401, 403):
+            return SourceUnavailable(
+                f"{what}: {exc.message}",
+                hint="check MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD",
+            )
+        return SourceUnavailable(f"{what}: {exc.message}", hint="the record was not changed")
 
     def _translate(self, exc: Exception, what: str) -> SourceError:
         import requests
@@ -185,9 +243,10 @@ class MlflowSource(EvidenceSource):
             return SourceUnavailable(f"{what}: {exc}")
         raise exc
 
-    def _unreachable(self, what: str, text: str) -> SourceUnavailable:
+    def _unreachable(self, what: str, text: str, *, exact: bool = False) -> SourceUnavailable:
+        reason = text if exact else _reason(text, self.timeout)
         return SourceUnavailable(
-            f"{what}: cannot reach MLflow at {self.location}: {_reason(text, self.timeout)}",
+            f"{what}: cannot reach MLflow at {self.location}: {reason}",
             hint="check the URI and that the server is running; the record was not changed",
         )
 
@@ -196,7 +255,7 @@ class MlflowSource(EvidenceSource):
     def fetch(self, selection: Selection, plan: FetchPlan) -> Evidence:
         if selection.empty:
             raise SourceUsageError("select runs with --run, --experiment or --model")
-        with self._client() as client:
+        with self._reader() as client:
             names: dict[str, str] = {}  # experiment id -> name, for provenance
             runs, models = self._select(client, selection, names)
             for run in runs.values():
@@ -222,7 +281,7 @@ class MlflowSource(EvidenceSource):
                         tags=dict(run.data.tags),
                         metrics={k: float(v) for k, v in run.data.metrics.items()},
                         histories=histories.get(run_id, {}),
-                        artifacts=self._artifacts(run, plan),
+                        artifacts=self._artifacts(client, run, plan),
                         model_name=model[0],
                         model_version=model[1],
                     )
@@ -310,7 +369,7 @@ class MlflowSource(EvidenceSource):
                     wanted.setdefault(key, []).append(run_id)
         out: dict[str, dict[str, list[Point]]] = {}
         for key, run_ids in sorted(wanted.items()):
-            bulk = self._bulk(key, run_ids) if self.http else None
+            bulk = self._bulk(client, key, run_ids) if self.http else None
             for run_id in run_ids:
                 if bulk is not None:
                     points = bulk.get(run_id, [])
@@ -321,38 +380,61 @@ class MlflowSource(EvidenceSource):
                 out.setdefault(run_id, {})[key] = points
         return out
 
-    def _bulk(self, key: str, run_ids: list[str]) -> dict[str, list[Point]] | None:
+    def _bulk(self, client: Any, key: str, run_ids: list[str]) -> dict[str, list[Point]] | None:
         """One request per 100 runs for a key's history; None when the server lacks the endpoint."""
-        from mlflow.utils.credentials import get_default_host_creds
-        from mlflow.utils.rest_utils import http_request, verify_rest_response
-
         found: dict[str, list[Point]] = {}
         for start in range(0, len(run_ids), BULK_RUNS):
             chunk = run_ids[start : start + BULK_RUNS]
+            params = {"run_id": chunk, "metric_key": key, "max_results": BULK_LIMIT}
             with self._step(f"history of {key}"):
-                response = http_request(  # type: ignore[no-untyped-call]
-                    get_default_host_creds(self.uri),  # type: ignore[no-untyped-call]
-                    BULK_HISTORY,
-                    "GET",
-                    params={"run_id": chunk, "metric_key": key, "max_results": BULK_LIMIT},
-                )
-                if response.status_code == 404:
-                    return None  # a proxy or another server without MLflow's UI API
-                verify_rest_response(response, BULK_HISTORY)
-                metrics = response.json().get("metrics", [])
-            if len(metrics) >= BULK_LIMIT:
-                return None  # truncated: the client pages through each run instead
-            for m in metrics:
-                point = (int(m.get("step", 0)), int(m.get("timestamp", 0)), float(m["value"]))
-                found.setdefault(m["run_id"], []).append(point)
+                try:
+                    metrics = client.http.get_json(BULK_HISTORY, params).get("metrics", [])
+                except HttpStatusError as exc:
+                    if exc.status == 404:
+                        return None  # a proxy or another server without MLflow's UI API
+                    raise
+                if not isinstance(metrics, list):
+                    raise client.malformed(BULK_HISTORY, "'metrics' is not a list")
+                if len(metrics) >= BULK_LIMIT:
+                    return None  # truncated: the client pages through each run instead
+                for m in metrics:
+                    point = _point(client, m)  # first: it checks ``m`` is a point at all
+                    found.setdefault(str(m["run_id"]), []).append(point)
         return found
 
-    def _artifacts(self, run: Any, plan: FetchPlan) -> dict[str, ArtifactFile]:
+    def _artifacts(self, client: Any, run: Any, plan: FetchPlan) -> dict[str, ArtifactFile]:
         """The run's evaluation tables, read through the repository its artifact URI names."""
-        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+        from govrl.evidence.mlflow_rest import MlflowRest
 
         if not plan.artifact_names:
             return {}
+        if self.http and MlflowRest.serves(run.info.artifact_uri):
+            return self._served_artifacts(client, run, plan)
+        return self._repository_artifacts(run, plan)
+
+    def _served_artifacts(self, client: Any, run: Any, plan: FetchPlan) -> dict[str, ArtifactFile]:
+        """Tables the tracking server serves itself, each read within the plan's size cap."""
+        run_id, uri = run.info.run_id, run.info.artifact_uri
+        with self._step(f"artifacts of run {run_id}"):
+            listed = client.list_artifacts(uri, plan.artifact_dir)
+        found: dict[str, ArtifactFile] = {}
+        for path, is_dir, size in listed:
+            if is_dir or path.rsplit("/", 1)[-1] not in plan.artifact_names:
+                continue
+            if size > plan.max_artifact_bytes:
+                raise SourceError(
+                    f"artifact {path} of run {run_id} is {size} bytes, "
+                    f"more than the {plan.max_artifact_bytes} govrl reads"
+                )
+            with self._step(f"download {path} of run {run_id}"):
+                content = client.read_artifact(uri, path, plan.max_artifact_bytes)
+            found[path] = ArtifactFile(path, content)
+        return found
+
+    def _repository_artifacts(self, run: Any, plan: FetchPlan) -> dict[str, ArtifactFile]:
+        """Tables stored elsewhere (a local folder, a bucket), read through MLflow's repository."""
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
         run_id = run.info.run_id
         with self._step(f"artifacts of run {run_id}"):
             # the run already names its artifact URI: asking the client would fetch the run again
@@ -380,7 +462,7 @@ class MlflowSource(EvidenceSource):
 
     def source_run(self, model: ModelRef) -> str:
         """The run a registered model version was logged from."""
-        with self._client() as client:
+        with self._reader() as client:
             version = self._version(client, model)
             if not version.run_id:
                 raise EvidenceNotFound(f"model {model} has no source run (at {self.location})")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,8 +116,83 @@ def counting_requests(before: Any = None) -> Iterator[RequestCounter]:
             counter.before(counter.total)
         return original(self, request, *args, **kwargs)
 
+    # govrl's own bounded client speaks http.client directly (urllib3 overrides this method)
+    plain = http.client.HTTPConnection.request
+
+    def request(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> None:
+        counter.paths.append(url.split("?", 1)[0])
+        if counter.before is not None:
+            counter.before(counter.total)
+        plain(self, method, url, *args, **kwargs)
+
     requests.adapters.HTTPAdapter.send = send  # type: ignore[method-assign]
+    http.client.HTTPConnection.request = request  # type: ignore[method-assign]
     try:
         yield counter
     finally:
         requests.adapters.HTTPAdapter.send = original  # type: ignore[method-assign]
+        http.client.HTTPConnection.request = plain  # type: ignore[method-assign]
+
+
+@dataclass
+class Exchange:
+    """One request a misbehaving server read, and what it sent back."""
+
+    head: bytes
+    sent: int = 0
+
+
+@dataclass
+class RogueServer:
+    """A raw socket server on 127.0.0.1 that answers every request with ``answer``."""
+
+    url: str
+    exchanges: list[Exchange]
+
+
+def _read_head(conn: socket.socket) -> bytes:
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        head += chunk
+    return head
+
+
+@contextlib.contextmanager
+def rogue_server(answer: Callable[[socket.socket, Exchange], None]) -> Iterator[RogueServer]:
+    """Serve on a free port; ``answer`` writes raw bytes back for each connection."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.1)
+    exchanges: list[Exchange] = []
+    stop = threading.Event()
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            exchange = Exchange(_read_head(conn))
+            exchanges.append(exchange)
+            with contextlib.suppress(OSError):  # the client gave up: that is the point
+                answer(conn, exchange)
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.settimeout(None)
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield RogueServer(f"http://127.0.0.1:{listener.getsockname()[1]}", exchanges)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
