@@ -812,6 +812,33 @@ def test_plain_files_collect_by_the_same_convention(minimal_record: Path, tmp_pa
     assert "value: 38.0 -> 38.5" in result.output
 
 
+def test_plain_files_with_seeds_and_episodes_are_computed_as_from_mlflow(
+    minimal_record: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "evidence"
+    returns = {0: [40.0, 42.0, 44.0], 1: [38.0, 39.0], 2: [45.0, 41.0, 43.0, 47.0]}
+    runs = []
+    for seed, values in returns.items():
+        (folder / f"seed{seed}").mkdir(parents=True)
+        rows = "".join(f"return,{v}\n" for v in values)
+        (folder / f"seed{seed}" / "episodes.csv").write_text("metric,return\n" + rows)
+        runs.append(
+            f"  - {{id: run-{seed}, params: {{seed: {seed}}}, "
+            f"artifacts: [seed{seed}/episodes.csv]}}\n"
+        )
+    (folder / "evidence.yaml").write_text("runs:\n" + "".join(runs))
+    result = govrl("collect", "file", minimal_record, "--from", folder / "evidence.yaml")
+    assert result.exit_code == 0, result.output
+    ret = next(m for m in evaluation(minimal_record)["metrics"] if m["id"] == "return")
+    per_seed = [statistics.fmean(v) for v in returns.values()]
+    assert ret["value"] == pytest.approx(statistics.fmean(per_seed))
+    assert min(per_seed) <= ret["ci_low"] < ret["value"] < ret["ci_high"] <= max(per_seed)
+    note = ret["provenance"]["note"]
+    assert "mean over 3 seeds, each seed's value the mean of its episodes" in note
+    assert "seed 1: 38.5 (run run-1, run-1)" in note
+    assert ret["provenance"]["source"] == "file" and "run_id" not in ret["provenance"]
+
+
 @pytest.mark.parametrize(
     ("evidence", "message"),
     [

@@ -13,7 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from govrl.errors import GovrlError, InputError, Problem
-from govrl.evidence.convention import Collected, Convention, label
+from govrl.evidence.collected import Collected, label
+from govrl.evidence.convention import Convention
 from govrl.evidence.fields import (
     BOUNDS,
     DESCRIPTIVE_FIELDS,
@@ -261,8 +262,14 @@ def _in_scope(data: dict[str, Any], evidence: Evidence) -> bool:
     provenance = data.get("provenance") or {}
     if _manual(data) or provenance.get("source") != evidence.source.value:
         return False
-    if provenance.get("run_id") and provenance["run_id"] in {r.run_id for r in evidence.runs}:
+    read = {r.run_id for r in evidence.runs if r.run_id}
+    if provenance.get("run_id") and provenance["run_id"] in read:
         return True
+    if "run_id" not in provenance and evidence.source is SourceKind.MLFLOW:
+        # aggregated over seeds: the note names each seed's run as "(run NAME, ID)"
+        note = provenance.get("note") or ""
+        if any(f", {run_id})" in note for run_id in read):
+            return True
     if evidence.model and provenance.get("model_name") == evidence.model.name:
         return True
     paths = {r.evidence_path for r in evidence.runs} | {

@@ -9,10 +9,10 @@ import datetime as dt
 import math
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
 from typing import Any
 
 from govrl.errors import InputError, Problem
+from govrl.evidence.collected import Collected, Harvest, slug
 from govrl.evidence.fields import (
     DESCRIPTIVE_FIELDS,
     EVIDENCE_FIELDS,
@@ -29,7 +29,7 @@ from govrl.evidence.fields import (
 )
 from govrl.evidence.interface import Evidence, FetchPlan, Point, RunEvidence
 from govrl.evidence.mapping import Mapping
-from govrl.evidence.tables import BOOL_FIELDS, read_table
+from govrl.evidence.tables import BOOL_FIELDS, SAMPLE_TABLES, read_table
 from govrl.vocabulary import Estimator, SourceKind, StressKind
 
 TODO = {
@@ -46,40 +46,6 @@ _ARTIFACT_SECTIONS |= {"subgroups": SUBGROUPS, "ood": OOD}
 _TAG = re.compile(r"^govrl\.(metric|ope|stress)\.(.+)\.([a-z_]+)$")
 _ESTIMATORS = {e.value.lower(): e.value for e in Estimator}
 _KINDS = {k.value for k in StressKind}
-
-
-def slug(parts: tuple[str, ...]) -> str:
-    """A record id from key segments: lower case, runs of other characters as '-'."""
-    return re.sub(r"[^a-z0-9.:@]+", "-", "-".join(parts).lower()).strip("-.:@")
-
-
-def label(section: str, identity: tuple[str, ...]) -> str:
-    return f"evaluation.{section}" + (f"[{'/'.join(identity)}]" if identity else "")
-
-
-@dataclass
-class Collected:
-    """One entry for the record, before it meets what the record already holds."""
-
-    section: str
-    identity: tuple[str, ...]
-    data: dict[str, Any]  # evidence fields, provenance, and descriptive fields the source gave
-    defaults: dict[str, Any]  # descriptive fields for when neither source nor record has them
-    origin: str
-    points: list[Point] | None = None  # summarised once the direction is settled
-    value_from: str = "last"
-    sources: dict[str, str] = field(default_factory=dict)  # evidence field -> where it was read
-
-    @property
-    def label(self) -> str:
-        return label(self.section, self.identity)
-
-
-@dataclass
-class Harvest:
-    entries: list[Collected] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    unmapped: list[str] = field(default_factory=list)
 
 
 def _descriptors(run: RunEvidence) -> dict[tuple[str, str], dict[str, Any]]:
@@ -117,7 +83,8 @@ class Convention:
         self._prefix |= {p.subgroup: SUBGROUPS, p.ood: OOD}
 
     def plan(self) -> FetchPlan:
-        names = {f"{stem}.{ext}" for stem in _ARTIFACT_SECTIONS for ext in ("json", "csv")}
+        stems = (*_ARTIFACT_SECTIONS, *SAMPLE_TABLES)
+        names = {f"{stem}.{ext}" for stem in stems for ext in ("json", "csv")}
         return FetchPlan(self.wants_history, self.mapping.artifact_dir, frozenset(names))
 
     def wants_history(self, key: str) -> bool:
@@ -150,11 +117,19 @@ class Convention:
 
     def harvest(self, evidence: Evidence, fetched_at: dt.datetime) -> Harvest:
         """Every entry the evidence supports, each with its provenance."""
+        from govrl.evidence import computed  # which builds on this module's Collected
+
         out = Harvest()
         for run in evidence.runs:
             described = _descriptors(run)
+            start = len(out.entries)
             self._from_keys(evidence, run, described, fetched_at, out)
             self._from_tables(evidence, run, described, fetched_at, out)
+            for entry in out.entries[start:]:
+                entry.run = run
+            sampled = computed.from_samples(self, evidence, run, described, fetched_at, out)
+            out.entries[start:] = computed.combine(out.entries[start:], sampled, out.warnings)
+        out.entries = computed.across_runs(self, evidence, out, fetched_at)
         seen: dict[tuple[str, tuple[str, ...]], str] = {}
         clashes = []
         for entry in out.entries:
@@ -164,12 +139,19 @@ class Convention:
             seen.setdefault(key, entry.origin)
         if clashes:
             raise InputError(
-                [Problem(c + "; select one run, or rename one with --mapping") for c in clashes],
+                [
+                    Problem(
+                        c + "; select one run, or rename one with --mapping (seeds of one "
+                        "configuration are aggregated when every run has a seed tag or param "
+                        "and the same govrl.config tag)"
+                    )
+                    for c in clashes
+                ],
                 what="evidence",
             )
         return out
 
-    def _provenance(
+    def provenance(
         self,
         evidence: Evidence,
         run: RunEvidence,
@@ -192,7 +174,7 @@ class Convention:
         }
         return {k: v for k, v in found.items() if v is not None}
 
-    def _finish(
+    def finish(
         self,
         entry: Collected,
         run: RunEvidence,
@@ -270,13 +252,13 @@ class Convention:
                     self._points(run, key, out) if rule.history else None,
                     rule.value,
                 )
-                entry.data["provenance"] = self._provenance(evidence, run, fetched_at, key=key)
+                entry.data["provenance"] = self.provenance(evidence, run, fetched_at, key=key)
                 given = rule.model_dump(
                     mode="json",
                     exclude_none=True,
                     include={"name", "description", "unit", "split", "direction", "target"},
                 )
-                out.entries.append(self._finish(entry, run, described, given))
+                out.entries.append(self.finish(entry, run, described, given))
                 continue
             parsed = self.classify(key)
             if parsed is None:
@@ -291,7 +273,7 @@ class Convention:
             groups[(section, path)][name] = (value, key)
         for (section, path), fields in groups.items():
             out.entries.append(
-                self._finish(
+                self.finish(
                     self._entry(evidence, run, section, path, fields, fetched_at, out),
                     run,
                     described,
@@ -354,7 +336,7 @@ class Convention:
         if section == METRICS and "value" in fields:
             points = self._points(run, fields["value"][1], out)
         data = nest(section, data)  # numbers only: an off-policy difference
-        data["provenance"] = self._provenance(evidence, run, fetched_at, key=key)
+        data["provenance"] = self.provenance(evidence, run, fetched_at, key=key)
         sources = {name: f"run {run.label} key {k}" for name, (_, k) in fields.items()}
         origin = f"run {run.label} {prefix}"
         return Collected(section, identity, data, defaults, origin, points, sources=sources)
@@ -372,7 +354,7 @@ class Convention:
             stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
             section = _ARTIFACT_SECTIONS.get(stem)
             if section is None:
-                continue
+                continue  # the sample tables are govrl.evidence.computed's
             allowed = frozenset(
                 IDENTITY_FIELDS[section] + SOURCE_FIELDS[section] + EVIDENCE_FIELDS[section]
             )
@@ -400,10 +382,10 @@ class Convention:
                     section, identity, evidence_part, defaults, f"{source} row {index}"
                 )
                 entry.sources = {k: f"{source} row {index} column {k}" for k in row}
-                entry.data["provenance"] = self._provenance(
+                entry.data["provenance"] = self.provenance(
                     evidence, run, fetched_at, artifact=(artifact.path, artifact.sha256)
                 )
-                out.entries.append(self._finish(entry, run, described, given))
+                out.entries.append(self.finish(entry, run, described, given))
 
     @staticmethod
     def _defaults(section: str, identity: tuple[str, ...], title: str = "") -> dict[str, Any]:

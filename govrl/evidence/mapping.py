@@ -152,6 +152,13 @@ class Prefixes(StrictModel):
         return self
 
 
+class BootstrapSettings(StrictModel):
+    """How govrl draws the intervals it computes (the level is ``ci_level``, else 0.95)."""
+
+    resamples: Annotated[StrictInt, Field(ge=100, le=1_000_000)] = 10_000
+    seed: Annotated[StrictInt, Field(ge=0)] = 0
+
+
 class Mapping(StrictModel):
     """Overrides of the collection convention; every field has the documented default."""
 
@@ -165,6 +172,7 @@ class Mapping(StrictModel):
     )
     window: Annotated[StrictInt, Field(ge=1, le=10_000)] = WINDOW
     points: Annotated[StrictInt, Field(ge=3, le=2000)] = MAX_POINTS
+    bootstrap: BootstrapSettings = Field(default_factory=BootstrapSettings)
 
     def rule_for(self, key: str) -> MetricRule | None:
         return next((rule for rule in self.metrics if rule.matches(key)), None)

@@ -29,10 +29,20 @@ FLOAT_FIELDS = frozenset(
         "difference_ci_low",
         "difference_ci_high",
         "difference_ci_level",
+        "return",
+        "weight",
+        "behaviour_prob",
+        "target_prob",
     }
 )
 INT_FIELDS = frozenset({"n", "episodes"})
+# Per-episode tables govrl computes from (govrl.evidence.computed), with their columns.
+SAMPLE_TABLES = {
+    "episodes": frozenset({"metric", "return", "episode"}),
+    "weights": frozenset({"id", "return", "weight", "behaviour_prob", "target_prob", "episode"}),
+}
 BOOL_FIELDS = frozenset({"passed", "higher_is_better"})
+LABEL_FIELDS = frozenset({"episode"})  # a number or a name, kept as text
 LIST_FIELDS = frozenset({"failure_modes"})  # comma-separated in CSV, a list or text in JSON
 _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0"}
@@ -77,6 +87,8 @@ def coerce(field: str, raw: Any, *, source: str, row: int) -> Any:
                 raise _bad(source, row, field, f"must be a whole number (got {raw!r})")
             return int(number)
         return number
+    if field in LABEL_FIELDS and isinstance(raw, int | float) and not isinstance(raw, bool):
+        return str(raw)
     if text is None:
         raise _bad(source, row, field, f"must be text (got {raw!r})")
     return text
