@@ -21,10 +21,12 @@ from govrl.documents.html_to_pdf import PdfMeta, document_identifier
 from govrl.documents.markdown import md_escape
 from govrl.documents.numbers import format_number
 from govrl.documents.render import Format, Kind, Rendered, render
+from govrl.documents.view import _gate_row, _marginal
 from govrl.record import AssessmentRecord
 from govrl.record.files import dump_yaml, load_record
 from govrl.record.identity import canonical_json, record_digest
 from govrl.review.checklist import ChecklistLibrary
+from govrl.review.evidence import evidence_of
 from govrl.review.gate import Status
 from govrl.review.policy import load_policy
 from govrl.review.status import status
@@ -72,9 +74,11 @@ def pdf_text(content: bytes) -> str:
     return re.sub(r"\s+", " ", out)
 
 
-def shows(text: str, value: float | int | None) -> bool:
-    """``value`` appears as a whole number in ``text`` (not as part of a longer one)."""
-    token = re.escape(format_number(value))
+def shows(text: str, value: float | int | None, within: Any = None) -> bool:
+    """``value`` appears as a whole number in ``text`` (not as part of a longer one), to the
+    precision of the interval of ``within`` when given."""
+    low, high = (within.ci_low, within.ci_high) if within is not None else (None, None)
+    token = re.escape(format_number(value, low, high))
     return re.search(rf"(?<![\d.,]){token}(?![\d])", text) is not None
 
 
@@ -119,12 +123,14 @@ def test_model_card_shows_every_number(sepsis: AssessmentRecord, card_text: str)
     bounded: list[Any] = [*ev.metrics, *ev.off_policy, *ev.stress_tests, *ev.subgroups]
     for item in bounded:
         for number in (item.value, item.ci_low, item.ci_high):
-            if number is not None and not shows(card_text, number):
+            if number is not None and not shows(card_text, number, item):
                 missing.append((getattr(item, "id", item), number))
     for estimate in ev.off_policy:
-        for number in (estimate.ess, estimate.episodes, estimate.behaviour_value):
+        for number in (estimate.ess, estimate.episodes):
             if not shows(card_text, number):
                 missing.append((estimate.id, number))
+        if not shows(card_text, estimate.behaviour_value, estimate):
+            missing.append((estimate.id, estimate.behaviour_value))
     for group in ev.subgroups:
         for number in (group.n, group.ess):
             if number is not None and not shows(card_text, number):
@@ -174,27 +180,37 @@ def test_approval_shows_every_gate_and_its_outcome(
     decision = status(answered, POLICY, LIBRARY, today=DATE).decision
     assert decision.gates
     assert approval.verdict == decision.verdict.value == "reject"
-    # Each gate row shows the gate, the judged number, its margin and the outcome.
+    # Rows are grouped by gate: each gate with its count of passes, and each failing, unjudged
+    # or marginal row with the judged number (to its evidence's precision) and its margin.
+    precision = {e.key: (e.ci_low, e.ci_high) for e in evidence_of(answered)}
+    listed = []
     for gate in decision.gates:
         assert gate.gate in approval_text
-        margin = None if gate.margin is None else float(f"{gate.margin:.10g}")
-        assert shows(approval_text, gate.observed) and shows(approval_text, margin)
+        total = sum(g.gate == gate.gate for g in decision.gates)
+        passing = sum(g.gate == gate.gate and g.status is Status.PASS for g in decision.gates)
+        assert f"{gate.gate} · {passing} of {total} pass" in approval_text
+        if gate.status is Status.PASS and not _marginal(gate):
+            continue
+        listed.append(gate)
+        row = _gate_row(gate, precision)  # numbers to the precision of their evidence
+        assert row.observed in approval_text and row.margin in approval_text
     outcomes = re.findall(r"\b(pass|fail|insufficient evidence)\b", approval_text)
-    for state in Status:
-        expected = sum(g.status is state for g in decision.gates)
+    for state in (Status.FAIL, Status.INSUFFICIENT):
+        expected = sum(g.status is state for g in listed)
         label = "insufficient evidence" if state is Status.INSUFFICIENT else state.value
         assert outcomes.count(label) >= expected, state
     # Table cells wrap, so whole reasons are checked in the HTML edition of the same document.
     html = render(
         answered, kind=Kind.APPROVAL, fmt=Format.HTML, policy=POLICY, library=LIBRARY, on=DATE
     ).content.decode()
-    for gate in decision.gates:
+    for gate in listed:
         assert escape(gate.reason) in html and escape(gate.evidence) in html
     # pdftotext joins a line broken after a hyphen without it: compare without hyphens.
     unhyphenated = re.sub(r"[\s-]", "", approval_text)
     for blocker in decision.blockers:
-        assert escape(blocker) in html
-        assert re.sub(r"[\s-]", "", blocker) in unhyphenated
+        text = re.sub(r" \[[\w.-]+\]$", "", blocker)  # page one groups them by gate
+        assert escape(text) in html
+        assert re.sub(r"[\s-]", "", text) in unhyphenated
     assert f"{DATE} until {decision.valid_until}" in approval_text
     assert "Reject" in approval_text.replace("REJECT", "Reject")
     assert record_digest(answered) in approval_text
@@ -547,8 +563,8 @@ def test_a_failing_template_expression_names_its_line(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_an_approval_template_without_a_signature_box_is_refused(tmp_path: Path) -> None:
     folder = copy_templates(tmp_path)
-    page = (folder / "approval.html").read_text()
-    (folder / "approval.html").write_text(page.replace('id="{{ signer.box_id }}"', ""))
+    page = (folder / "macros.html").read_text()
+    (folder / "macros.html").write_text(page.replace('id="{{ signer.box_id }}"', ""))
     out = tmp_path / "approval.pdf"
     result = invoke_main(
         [str(SEPSIS), "--kind", "approval", "-o", str(out), "--template-dir", str(folder)]

@@ -169,7 +169,7 @@ def sign(
     checklist_dirs: tuple[Path, ...],
     passphrase_file: Path | None,
 ) -> None:
-    """Add one reviewer's PAdES signature to an approval, as an incremental update.
+    """Add one reviewer's PAdES signature to an approval or a model card, incrementally.
 
     Refuses a document whose record fails its gate, or a role the policy does
     not ask for, unless --force (which the signature then records). Refuses,

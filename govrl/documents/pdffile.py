@@ -166,9 +166,16 @@ def role_of(field_name: object) -> str:
     return str(field_name)
 
 
-def signature_reason(role: str, digest: str, forced_because: Sequence[str] = ()) -> str:
-    """A signature's reason: the role and the record it approves, and any refusal it overrode."""
-    reason = f"govrl approval, role {role}, record {digest}"
+MODEL_CARD_KIND = "model-card"
+APPROVAL_KIND = "approval"
+
+
+def signature_reason(
+    role: str, digest: str, forced_because: Sequence[str] = (), *, kind: str = APPROVAL_KIND
+) -> str:
+    """A signature's reason: the document kind, the role and the record it is about, and any
+    refusal it overrode."""
+    reason = f"govrl {kind}, role {role}, record {digest}"
     if forced_because:
         reason += f"; {FORCED_MARK}: " + "; ".join(forced_because)
     return reason

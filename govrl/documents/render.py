@@ -1,5 +1,8 @@
 """Render a record as a model card or a deployment approval: PDF/A-3b, HTML or Markdown.
 
+Both carry one signature field per role that signs them: the approval's from the decision,
+the card's from the policy's ``model_card.signers``.
+
 Jinja2, WeasyPrint and pydyf load inside the functions that use them, so
 importing this package costs nothing.
 """
@@ -137,6 +140,7 @@ def render(
         template=template,
         draft=draft,
         draft_problems=[_problem_line(p) for p in draft_problems],
+        signers=list(policy.model_card.signers) if kind is Kind.MODEL_CARD else None,
     )
     verdict = report.decision.verdict.value
     context = {"view": view, "record": record, "pdf": fmt is Format.PDF}
@@ -168,7 +172,7 @@ def render(
         template=template,
         draft=draft,
     )
-    roles = view.signers if kind is Kind.APPROVAL and not draft else []
+    roles = [] if draft else view.signers
     result = html_to_pdf(html, root, meta, canonical, [s.role for s in roles])
     return Rendered(
         result.content,

@@ -1,4 +1,4 @@
-"""Adding one reviewer's PAdES signature to an approval, as an incremental update."""
+"""Adding one reviewer's PAdES signature to an approval or a model card, incrementally."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 from govrl.atomicfile import write_atomic
 from govrl.documents.keys import Credentials, common_name
 from govrl.documents.pdffile import (
+    APPROVAL_KIND,
     FORCED_MARK,
+    MODEL_CARD_KIND,
     GovrlPdf,
     damage_errors,
     open_pdf,
@@ -136,16 +138,25 @@ def preflight(
     record = doc.record()
     decision = decide(record, policy, library, today=today)
     reasons = []
-    if decision.verdict is Verdict.REJECT:
-        reasons.append(
-            f"the record does not pass policy {decision.policy} "
-            f"({len(decision.blockers)} blockers; see `govrl gate`)"
-        )
-    if role not in decision.required_roles:
-        reasons.append(
-            f"policy {decision.policy} does not ask tier {int(decision.tier)} for role "
-            f"{role!r} (it asks for {', '.join(decision.required_roles)})"
-        )
+    if doc.approved.kind == MODEL_CARD_KIND:
+        # A card states what the model is, whatever the decision; it approves nothing.
+        card_roles = list(policy.model_card.signers)
+        if role not in card_roles:
+            reasons.append(
+                f"policy {decision.policy} asks model cards for role(s) "
+                f"{', '.join(card_roles)}, not {role!r}"
+            )
+    else:
+        if decision.verdict is Verdict.REJECT:
+            reasons.append(
+                f"the record does not pass policy {decision.policy} "
+                f"({len(decision.blockers)} blockers; see `govrl gate`)"
+            )
+        if role not in decision.required_roles:
+            reasons.append(
+                f"policy {decision.policy} does not ask tier {int(decision.tier)} for role "
+                f"{role!r} (it asks for {', '.join(decision.required_roles)})"
+            )
     if role not in fields:
         reasons.append(f"the document has no signature field for {role!r}")
     if distinct_signers(policy.tiers[decision.tier], decision.tier):
@@ -156,6 +167,10 @@ def preflight(
                 f"{int(decision.tier)}, and this signer already signed {', '.join(earlier)}"
             )
     return reasons
+
+
+def _kind(doc: GovrlPdf) -> str:
+    return MODEL_CARD_KIND if doc.approved.kind == MODEL_CARD_KIND else APPROVAL_KIND
 
 
 def _stamp_font(text: str) -> Any:
@@ -231,14 +246,20 @@ def sign_pdf(
             hint="--force signs anyway, and says so in the signature for every verifier to see",
         )
     signer_name = common_name(creds.cert)
-    stamp = f"Signed by %(signer)s\nRole: {role}\nTime: %(ts)s\nRecord: {digest[:23]}…"
+    # The stamp is the signed page's name and date: the signer's certificate name and the
+    # signing time, and the record in full (split in two lines to fit the box).
+    algorithm, _, hexdigest = digest.partition(":")
+    stamp = (
+        f"Signed by %(signer)s\nRole: {role}\nDate: %(ts)s\n"
+        f"Record {algorithm}:{hexdigest[:32]}\n{hexdigest[32:]}"
+    )
     if reasons:
         stamp += f"\n{FORCED_MARK}: signed despite {len(reasons)} refusal(s)"
     meta = signers.PdfSignatureMetadata(
         field_name=signature_field(role),
         md_algorithm="sha256",
         subfilter=fields.SigSeedSubFilter.PADES,
-        reason=signature_reason(role, digest, reasons),
+        reason=signature_reason(role, digest, reasons, kind=_kind(doc)),
         name=signer_name,
         use_pades_lta=False,
         embed_validation_info=validation_context is not None,

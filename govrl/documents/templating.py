@@ -10,7 +10,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from govrl.documents.numbers import format_number
-from govrl.documents.view import direction, interval, percent, provenance, timestamp
+from govrl.documents.view import (
+    direction,
+    interval,
+    measured,
+    percent,
+    provenance,
+    timestamp,
+)
 from govrl.errors import GovrlError
 from govrl.record.files import PLACEHOLDER
 
@@ -93,6 +100,7 @@ def environment(root: Path, *, finalize: Callable[[Any], Any] | None = None) -> 
         when=timestamp,
         direction=direction,
         pct=percent,
+        measured=measured,
     )
     return env
 

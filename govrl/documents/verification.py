@@ -1,4 +1,4 @@
-"""Verification that a signed approval still says what its reviewers approved.
+"""Verification that a signed approval or model card still says what its reviewers signed.
 
 A signature check alone is not enough: an incremental update can draw over a
 page or swap the embedded record while every signature stays cryptographically
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from govrl.documents.changes import change_policy, later_change_problems, record_problems, review
 from govrl.documents.pdffile import (
+    MODEL_CARD_KIND,
     RECORD_ATTACHMENT,
     GovrlPdf,
     damage_errors,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from govrl.review.policy import Policy
 
 HIGH_RISK_TIER = 3  # never accepted without a trust check
+_APPROVE = "approve"  # the one decision that is no refusal
 
 
 @dataclass
@@ -225,6 +227,9 @@ def verify_pdf(
     warnings: list[str] = []
     # What the signatures approve is read from the revision the earliest one covers.
     facts = doc.approved
+    # A model card states what the model is: its signers are the policy's card signers, and
+    # it has neither a validity period nor a decision that could refuse it.
+    card = facts.kind == MODEL_CARD_KIND
     if doc.draft:
         problems.append(
             "this is a draft (rendered with --draft): it approves nothing and cannot be signed"
@@ -248,7 +253,7 @@ def verify_pdf(
             problems.append(f"the embedded {RECORD_ATTACHMENT} is not a valid assessment record")
         else:
             rule = rule_for(policy, record)
-            required = list(rule.signers)
+            required = list(policy.model_card.signers if card else rule.signers)
             if distinct_signers(rule, record.system.risk_tier):
                 shared = shared_signers(
                     [(c.role, s.signer_cert) for c, s in zip(signatures, embedded, strict=True)
@@ -272,7 +277,8 @@ def verify_pdf(
                 )
     for check in signatures:
         problems.extend(check.problems)
-    refused = refusals(facts.decision, [c.role for c in signatures if c.forced])
+    forced = [c.role for c in signatures if c.forced]
+    refused = refusals(_APPROVE if card else facts.decision, forced)
     (warnings if accept_forced else problems).extend(refused)
     claimed = [c.role for c in signatures if c.signed_at and not c.time_proven]
     if claimed:
@@ -292,7 +298,7 @@ def verify_pdf(
             problems.append(f"the stated validity {facts.valid_until!r} is not a date")
         if expired:
             problems.append(f"the approval expired on {facts.valid_until}")
-    else:
+    elif not card:
         problems.append("the document states no validity period")
     if facts.policy_digest and policy.digest and facts.policy_digest != policy.digest:
         warnings.append(

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from markupsafe import Markup
 
 from govrl.documents import charts
-from govrl.documents.numbers import format_number
+from govrl.documents.numbers import format_interval, format_number
 from govrl.record import AssessmentRecord
 from govrl.record.base import Bounds, Provenance
 from govrl.record.evaluation import Metric
 from govrl.record.governance import RolloutStage, TrackedCondition
+from govrl.review.evidence import evidence_of
 from govrl.review.gate import Decision, GateResult, ItemState, Status
 from govrl.review.status import CoverageUnit, StatusReport
 from govrl.vocabulary import Comparator, Direction, Framework, Severity
@@ -68,6 +70,74 @@ class GateRow:
     test: str
     margin: str
     reason: str
+
+
+@dataclass(frozen=True)
+class GateGroup:
+    """One gate's rows: each failing, unjudged or marginal one, and a count of the rest."""
+
+    gate: str
+    shown: list[GateRow]
+    passing: int  # rows that pass clearly, counted rather than listed
+    total: int
+    closest: str  # the smallest margin among those counted, in the evidence's unit
+
+    @property
+    def failing(self) -> int:
+        return sum(1 for r in self.shown if r.status != Status.PASS.value)
+
+
+@dataclass(frozen=True)
+class ResultLine:
+    """A primary result on page one: an estimate with its interval, against what it must beat."""
+
+    label: str
+    key: str
+    estimate: str
+    interval: str
+    against: str
+    reading: str
+    ok: bool | None
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What page one says before any detail; blockers and conditions in full, those one gate
+    raises for several pieces of evidence on one line."""
+
+    results: list[ResultLine]
+    worst_subgroup: str | None
+    failed_stress: list[str]
+    negative_results: list[str]
+    blockers: list[str] = field(default_factory=list)
+    conditions: list[str] = field(default_factory=list)
+
+
+_RAISED_BY = re.compile(r"^(?P<text>.*) \[(?P<gate>[A-Za-z0-9][A-Za-z0-9_.-]*)\]$", re.DOTALL)
+
+
+def by_gate(texts: list[str]) -> list[str]:
+    """Reasons ending ``[gate]``, joined into one line per gate that raised several."""
+    grouped: dict[str, list[str]] = defaultdict(list)
+    order: list[tuple[str, str]] = []  # ("gate", id) or ("text", text), in first-seen order
+    for text in texts:
+        found = _RAISED_BY.match(text)
+        if found is None:
+            order.append(("text", text))
+            continue
+        gate = found.group("gate")
+        if gate not in grouped:
+            order.append(("gate", gate))
+        grouped[gate].append(found.group("text"))
+    lines = []
+    for what, value in order:
+        if what == "text":
+            lines.append(value)
+        elif len(grouped[value]) == 1:
+            lines.append(f"{grouped[value][0]} [{value}]")
+        else:
+            lines.append(f"{value}, {len(grouped[value])} pieces: " + "; ".join(grouped[value]))
+    return lines
 
 
 @dataclass(frozen=True)
@@ -177,6 +247,8 @@ class View:
     condition_rows: list[ConditionRow]
     closed_conditions: list[ConditionRow]
     gates: list[GateRow]
+    gate_groups: list[GateGroup]
+    summary: Summary
     sections: list[SectionRow]
     open_items: list[OpenItem]
     coverage: list[CoverageGroup]
@@ -208,7 +280,13 @@ def interval(b: Bounds) -> str:
     if b.ci_low is None and b.ci_high is None:
         return "—"
     level = f" ({format_number(round(b.ci_level * 100, 4))}%)" if b.ci_level else ""
-    return f"[{format_number(b.ci_low)}, {format_number(b.ci_high)}]{level}"
+    return f"{format_interval(b.ci_low, b.ci_high)}{level}"
+
+
+def measured(b: Bounds, name: str = "value") -> str:
+    """A number of ``b`` (its value, or e.g. its ``baseline``) to the precision of its interval."""
+    value = getattr(b, name)
+    return format_number(value, b.ci_low, b.ci_high)
 
 
 def provenance(p: Provenance | None) -> str:
@@ -267,7 +345,60 @@ def _derived(value: float | None) -> float | None:
     return None if value is None else float(f"{value:.10g}")
 
 
-def _gate_row(g: GateResult) -> GateRow:
+Precision = dict[str, tuple[float | None, float | None]]
+# A passing margin smaller than this share of its threshold is shown as marginal.
+MARGINAL = 0.1
+
+
+def _precision(record: AssessmentRecord) -> Precision:
+    """Each evidence key's interval, which sets how precisely its numbers are shown."""
+    return {e.key: (e.ci_low, e.ci_high) for e in evidence_of(record)}
+
+
+def _gate_number(g: GateResult, value: float | None, precision: Precision) -> str:
+    """An observed bound or margin to its evidence's precision; a count as recorded."""
+    if g.bound and g.bound.endswith(("ci_low", "ci_high", "value")):
+        low, high = precision.get(g.evidence, (None, None))
+        return format_number(value, low, high)
+    if g.bound == "relative_ess" and value is not None:
+        # a ratio govrl computes, not a recorded number: three significant figures say it
+        return format_number(float(f"{value:.3g}"))
+    return format_number(value)
+
+
+def _marginal(g: GateResult) -> bool:
+    if g.status is not Status.PASS or g.margin is None or g.threshold is None:
+        return False
+    return g.margin < MARGINAL * abs(g.threshold) if g.threshold else g.margin == 0
+
+
+def _gate_groups(gates: list[GateResult], precision: Precision) -> list[GateGroup]:
+    grouped: dict[str, list[GateResult]] = defaultdict(list)
+    for g in gates:
+        grouped[g.gate].append(g)
+    groups = []
+    for gate, results in grouped.items():
+        shown = [g for g in results if g.status is not Status.PASS or _marginal(g)]
+        rest = [g for g in results if g not in shown]
+        margins = [g for g in rest if g.margin is not None]
+        closest = min(margins, key=lambda g: g.margin or 0.0) if margins else None
+        groups.append(
+            GateGroup(
+                gate=gate,
+                shown=[_gate_row(g, precision) for g in shown],
+                passing=len(rest),
+                total=len(results),
+                closest=""
+                if closest is None
+                else f"{_gate_number(closest, _derived(closest.margin), precision)} "
+                f"({closest.evidence})",
+            )
+        )
+    return groups
+
+
+def _gate_row(g: GateResult, precision: Precision | None = None) -> GateRow:
+    precision = precision or {}
     test = ""
     if g.comparator:
         test = f"{g.bound or 'value'} {g.comparator} {format_number(g.threshold)}"
@@ -277,10 +408,10 @@ def _gate_row(g: GateResult) -> GateRow:
         status=g.status.value,
         outcome=STATUS_LABELS[g.status],
         effect="blocks" if g.blocks else "condition" if g.conditional else "",
-        observed=format_number(g.observed),
+        observed=_gate_number(g, g.observed, precision),
         bound=g.bound or "",
         test=test,
-        margin=format_number(_derived(g.margin)),
+        margin=_gate_number(g, _derived(g.margin), precision),
         reason=g.reason,
     )
 
@@ -311,7 +442,7 @@ def _open_items(states: list[ItemState], blocking: set[Severity]) -> list[OpenIt
             s.item.section,
             s.severity.value,
             s.item.question,
-            s.reason,
+            s.full_reason,  # a signed document never shortens what it states
             s.severity in blocking,
         )
         for s in states
@@ -380,7 +511,7 @@ def _metric_for(record: AssessmentRecord, evidence: str) -> Metric | None:
     return None
 
 
-def _margin(g: GateResult, record: AssessmentRecord) -> charts.Margin:
+def _margin(g: GateResult, record: AssessmentRecord, precision: Precision) -> charts.Margin:
     metric = _metric_for(record, g.evidence)
     way = metric.direction if metric is not None else None
     label = f"{ARROWS[way]} " if way is not None else ""
@@ -393,12 +524,184 @@ def _margin(g: GateResult, record: AssessmentRecord) -> charts.Margin:
         return charts.Margin(label, None, "", passed=False)
     relative = g.margin / abs(g.threshold) if g.threshold else g.margin
     sign = "+" if g.margin > 0 else ""
-    text = sign + format_number(_derived(g.margin))
+    text = sign + _gate_number(g, _derived(g.margin), precision)
     return charts.Margin(label, relative, text, g.status is Status.PASS)
+
+
+def _result_lines(record: AssessmentRecord, gates: list[GateResult]) -> list[ResultLine]:
+    """The metrics the policy's gates judge, against their thresholds, and each off-policy
+    estimate against the behaviour policy's value on the same data."""
+    lines = []
+    judged: dict[str, list[GateResult]] = defaultdict(list)
+    for g in gates:
+        if g.evidence.startswith("metrics/"):
+            judged[g.evidence].append(g)
+    for metric in record.evaluation.metrics:
+        found = judged.get(f"metrics/{metric.id}")
+        if not found:
+            continue
+        tests = [
+            f"{g.bound} {g.comparator} {format_number(g.threshold)}" for g in found if g.comparator
+        ]
+        ok = all(g.status is Status.PASS for g in found)
+        lines.append(
+            ResultLine(
+                label=metric.name,
+                key=metric.id,
+                estimate=measured(metric),
+                interval=interval(metric),
+                against="; ".join(tests) or "no threshold",
+                reading=("meets " if ok else "misses ") + ", ".join(g.gate for g in found),
+                ok=ok,
+            )
+        )
+    for e in record.evaluation.off_policy:
+        if e.behaviour_value is None:
+            continue
+        if e.difference is not None and e.difference.ci_low is not None:
+            shown = e.difference.ci_low > 0
+            basis = f"paired difference {interval(e.difference)}"
+        elif e.ci_low is not None:
+            shown = e.ci_low > e.behaviour_value
+            basis = f"lower bound {measured(e, 'ci_low')}"
+        else:
+            shown, basis = False, "no interval"
+        lines.append(
+            ResultLine(
+                label=f"{e.estimator.value} · {e.target}",
+                key=e.id,
+                estimate=measured(e),
+                interval=interval(e),
+                against=f"behaviour policy {measured(e, 'behaviour_value')}",
+                reading=("improvement shown" if shown else "improvement not shown") + f" ({basis})",
+                ok=shown,
+            )
+        )
+    return lines
+
+
+def _worst_subgroup(record: AssessmentRecord) -> str | None:
+    """The subgroup furthest on the wrong side of its metric's overall value."""
+    worst: tuple[float, str] | None = None
+    for s in record.evaluation.subgroups:
+        metric = next(
+            (
+                m
+                for m in record.evaluation.metrics
+                if m.name.lower() in s.metric.lower() and m.value and s.value is not None
+            ),
+            None,
+        )
+        if metric is None or metric.direction not in (Direction.HIGHER, Direction.LOWER):
+            continue
+        assert metric.value is not None and s.value is not None
+        shortfall = (s.value - metric.value) / abs(metric.value)
+        if metric.direction is Direction.HIGHER:
+            shortfall = -shortfall
+        counts = ", ".join(
+            f"{label} {format_number(n)}" for label, n in (("n", s.n), ("ESS", s.ess)) if n
+        )
+        text = (
+            f"{s.attribute}: {s.group}: {s.metric} {measured(s)} {interval(s)}"
+            + (f", {counts}" if counts else "")
+            + f"; overall {measured(metric)} ({direction(metric)})"
+        )
+        if worst is None or shortfall > worst[0]:
+            worst = (shortfall, text)
+    return None if worst is None else worst[1]
+
+
+def _failed_stress(record: AssessmentRecord) -> list[str]:
+    failed = []
+    for t in record.evaluation.stress_tests:
+        if t.passed is False:
+            text = f"{t.scenario}: {t.metric} {measured(t)} {interval(t)}"
+            if t.baseline is not None:
+                text += f" against {measured(t, 'baseline')} without the stress"
+            failed.append(text)
+    return failed
+
+
+def _tracked_text(row: ConditionRow) -> str:
+    if not row.tracked:
+        return row.text
+    late = ", overdue" if row.overdue else ""
+    return f"{row.id} ({row.owner}, due {row.due}{late}): {row.text}"
+
+
+def _summary(record: AssessmentRecord, decision: Decision) -> Summary:
+    rows = _condition_rows(decision)
+    return Summary(
+        results=_result_lines(record, decision.gates),
+        worst_subgroup=_worst_subgroup(record),
+        failed_stress=_failed_stress(record),
+        negative_results=list(record.evaluation.negative_results),
+        blockers=by_gate(list(decision.blockers)),
+        conditions=[_tracked_text(r) for r in rows if r.tracked]
+        + by_gate([r.text for r in rows if not r.tracked]),
+    )
+
+
+# Room a chart leaves for a row label, at its label size: charts.py would cut a longer one
+# short, and nothing in a signed document is cut short.
+GATE_LABEL_ROOM = (280.0, 8.0)
+BAR_LABEL_ROOM = (220.0, 9.0)
+Y_LABEL_ROOM = (170.0, 8.5)
+
+
+def _fitted(labels: list[tuple[str, str]], room: tuple[float, float]) -> tuple[list[str], str]:
+    """Each (full, short) label whole where it fits, else a numbered short one; and the
+    caption text that spells out the numbered ones in full."""
+    width, size = room
+    shown: list[str] = []
+    notes: list[str] = []
+    for full, short in labels:
+        if charts.text_width(full, size=size) <= width:
+            shown.append(full)
+            continue
+        mark = f"[{len(notes) + 1}]"
+        notes.append(f"{mark} {full}")
+        brief = f"{mark} {short}"
+        shown.append(brief if charts.text_width(brief, size=size) <= width else mark)
+    return shown, (" Rows in full: " + "; ".join(notes) + ".") if notes else ""
+
+
+def _bars(bars: list[charts.Bar], shorts: list[str]) -> tuple[list[charts.Bar], str]:
+    labels, notes = _fitted(
+        [(b.label, s) for b, s in zip(bars, shorts, strict=True)], BAR_LABEL_ROOM
+    )
+    return [replace(b, label=label) for b, label in zip(bars, labels, strict=True)], notes
+
+
+def _margins(
+    gates: list[GateResult], record: AssessmentRecord, precision: Precision
+) -> tuple[list[charts.Margin], str]:
+    """The gate table's rows as bars: each failing or marginal one, and for each gate the
+    clear pass closest to its threshold, standing for the others."""
+    chosen: list[tuple[GateResult, str]] = []
+    grouped: dict[str, list[GateResult]] = defaultdict(list)
+    for g in gates:
+        grouped[g.gate].append(g)
+    for results in grouped.values():
+        clear = [g for g in results if g.status is Status.PASS and not _marginal(g)]
+        chosen += [(g, "") for g in results if g not in clear]
+        judged = [g for g in clear if g.margin is not None]
+        if judged:
+            closest = min(judged, key=lambda g: g.margin or 0.0)
+            others = f" (closest of {len(clear)} clear passes)" if len(clear) > 1 else ""
+            chosen.append((closest, others))
+    bars = [_margin(g, record, precision) for g, _ in chosen]
+    labels = [
+        (f"{bar.label}{suffix}", f"{g.gate}{suffix}")
+        for bar, (g, suffix) in zip(bars, chosen, strict=True)
+    ]
+    fitted, notes = _fitted(labels, GATE_LABEL_ROOM)
+    return [replace(b, label=label) for b, label in zip(bars, fitted, strict=True)], notes
 
 
 def _charts(view: View, gates: list[GateResult]) -> None:
     ev = view.record.evaluation
+    precision = _precision(view.record)
     banded = []
     for metric in ev.metrics:
         band = None
@@ -408,11 +711,13 @@ def _charts(view: View, gates: list[GateResult]) -> None:
                 charts.Bar(metric.name, metric.value, metric.ci_low, metric.ci_high, band=band)
             )
         if metric.history is not None and len(metric.history.points) >= 2:
+            axis = metric.unit or metric.name
+            fits = charts.text_width(axis, size=Y_LABEL_ROOM[1]) <= Y_LABEL_ROOM[0]
             svg = charts.learning_curve(
-                metric.history.points, y_label=metric.unit or metric.name, band=band
+                metric.history.points, y_label=axis if fits else "value", band=band
             )
             h = metric.history
-            caption = (
+            caption = ("" if fits else f"Vertical axis: {axis}. ") + (
                 f"{len(h.points)} logged points over {format_number(h.steps)} steps; "
                 f"last {format_number(h.last)}, best {format_number(h.best)}; final window "
                 f"of {h.window}: mean {format_number(h.window_mean)} "
@@ -425,26 +730,34 @@ def _charts(view: View, gates: list[GateResult]) -> None:
             "Metrics that should stay within a band: the point estimate and its confidence "
             "interval against the target band (shaded)."
         )
-        view.band_chart = Chart("Target bands", caption, Markup(charts.interval_bars(banded)))
+        banded, notes = _bars(banded, [b.label for b in banded])
+        view.band_chart = Chart(
+            "Target bands", caption + notes, Markup(charts.interval_bars(banded))
+        )
     by_metric: dict[str, list[charts.Bar]] = defaultdict(list)
+    shorts: dict[str, list[str]] = defaultdict(list)
     for s in ev.subgroups:
         by_metric[s.metric].append(
             charts.Bar(f"{s.attribute}: {s.group}", s.value, s.ci_low, s.ci_high, ok=None)
         )
+        shorts[s.metric].append(s.attribute)
     for metric_name, bars in by_metric.items():
         if len(bars) < 2:
             continue  # one group alone is in the table; a chart adds nothing
-        caption = "Point estimates with their confidence intervals, per subgroup."
+        bars, notes = _bars(bars, shorts[metric_name])
+        caption = "Point estimates with their confidence intervals, per subgroup." + notes
         view.subgroup_charts.append(Chart(metric_name, caption, Markup(charts.interval_bars(bars))))
     if gates:
+        margins, notes = _margins(gates, view.record, precision)
         view.gate_chart = Chart(
             "Gate margins",
             "How far each judged bound lies past its threshold (right, passes) or short of "
             "it (left, fails), relative to the threshold and clipped at 100%; the figure at "
-            "the right is the margin in the evidence's own unit. Arrows give the metric's "
-            "direction as the record states it (↑ higher is better, ↓ lower is better, "
-            "↔ within a band).",
-            Markup(charts.gate_margins([_margin(g, view.record) for g in gates])),
+            "the right is the margin in the evidence's own unit. As in the table, each "
+            "failing or marginal result has a bar, and a gate's clear passes are shown by the "
+            "one closest to its threshold. Arrows give the metric's direction as the record "
+            "states it (↑ higher is better, ↓ lower is better, ↔ within a band)." + notes,
+            Markup(charts.gate_margins(margins)),
         )
 
 
@@ -460,12 +773,15 @@ def build_view(
     template: str | None = None,
     draft: bool = False,
     draft_problems: list[str] | None = None,
+    signers: list[str] | None = None,
 ) -> View:
-    """The view of one document of ``kind`` for ``record`` under ``report``'s decision.
+    """The view of one document of ``kind`` for ``record`` under ``report``'s decision;
+    ``signers`` are its roles (default: the roles the decision requires of an approval).
 
     A ``draft`` names its signers but gets no signature boxes: it cannot be signed.
     """
     decision = report.decision
+    precision = _precision(record)
     stage = decision.stage or record.deployment.requested_stage
     title = "Model card" if kind == "model-card" else "Deployment approval"
     view = View(
@@ -486,13 +802,15 @@ def build_view(
         notes=list(decision.notes),
         condition_rows=_condition_rows(decision),
         closed_conditions=[_tracked_row(c, c.description) for c in decision.closed_conditions],
-        gates=[_gate_row(g) for g in decision.gates],
+        gates=[_gate_row(g, precision) for g in decision.gates],
+        gate_groups=_gate_groups(decision.gates, precision),
+        summary=_summary(record, decision),
         sections=_sections(report, blocking),
         open_items=_open_items(decision.items, blocking),
         coverage=_coverage(report.coverage),
         signers=[
             Signer(role, role_label(role), signature_box_id(role))
-            for role in decision.required_roles
+            for role in (decision.required_roles if signers is None else signers)
         ],
         policy_digest=decision.policy_digest or policy_digest,
         template=template,

@@ -200,6 +200,18 @@ class TierRule(StrictModel):
         return self
 
 
+CARD_SIGNERS = ["owner", "independent-validator"]
+
+
+class ModelCardRule(StrictModel):
+    """Who signs a model card: it states what the model is, so it has no validity period."""
+
+    signers: Annotated[list[Role], Field(min_length=1)] = Field(
+        default_factory=lambda: list(CARD_SIGNERS),
+        description="roles whose signatures a model card carries and `verify` requires",
+    )
+
+
 def distinct_signers(rule: TierRule, tier: RiskTier) -> bool:
     """Whether ``rule`` asks a different person for each role; by default only at tier 3."""
     return tier == RiskTier.HIGH if rule.distinct_signers is None else rule.distinct_signers
@@ -237,6 +249,9 @@ class Policy(StrictModel):
     frameworks: Annotated[list[Framework], unique_by("frameworks")] | None = Field(
         default=None,
         description="frameworks coverage is reported for when the record declares none",
+    )
+    model_card: ModelCardRule = Field(
+        default_factory=ModelCardRule, description="who signs a model card"
     )
     _file_digest: str | None = PrivateAttr(default=None)
 
