@@ -274,6 +274,17 @@ def test_stale_evidence_becomes_a_condition_naming_it_and_its_age() -> None:
     assert fresh.verdict is Verdict.APPROVE
 
 
+def test_evidence_with_no_fetch_date_is_noted_when_the_policy_limits_age() -> None:
+    undated = decide(record(tier=1), AGED, LIBRARY, today=TODAY)
+    assert (
+        "metrics/mean-return state no fetch date (provenance.fetched_at), so the policy's "
+        "180-day limit on evidence's age could not be checked for them" in undated.notes
+    )
+    dated = decide(record(tier=1, edit=_fetched("2026-10-01T08:30:00Z")), AGED, LIBRARY,
+                   today=TODAY)  # fmt: skip
+    assert not any("no fetch date" in n for n in dated.notes)
+
+
 def test_evidence_or_answers_dated_after_the_decision_block() -> None:
     late = decide(record(tier=1, edit=_fetched("2026-11-02T08:00:00Z")), AGED, LIBRARY,
                   today=TODAY)  # fmt: skip

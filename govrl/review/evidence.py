@@ -420,15 +420,18 @@ STALE_SOURCE = "evidence:stale"  # what a record's conditions[].raised_by names 
 
 def evidence_dates(
     record: AssessmentRecord, policy: Policy, today: dt.date
-) -> tuple[list[tuple[str, str]], list[str]]:
+) -> tuple[list[tuple[str, str]], list[str], list[str]]:
     """Stale evidence as (source, condition text): one condition naming every item older than
-    the policy allows, so one tracked entry (``evidence:stale``) can carry it; and evidence
-    and answers dated after ``today``."""
+    the policy allows, so one tracked entry (``evidence:stale``) can carry it; evidence and
+    answers dated after ``today``; and, when the policy limits evidence's age, a note naming
+    the evidence with no fetch date, whose age nothing shows."""
     stale: dict[dt.date, list[str]] = {}
     out_of_order: list[str] = []
+    undated: list[str] = []
     max_age = policy.max_evidence_age_days
     for e in evidence_of(record):
         if e.fetched_at is None:
+            undated.append(e.key)
             continue
         fetched = e.fetched_at.date()
         age = (today - fetched).days
@@ -460,4 +463,10 @@ def evidence_dates(
                     f"{attached.id} {item_id} was answered on {answered}, after the decision "
                     f"date {today}: dates out of order"
                 )
-    return conditions, out_of_order
+    notes = []
+    if max_age is not None and undated:
+        notes.append(
+            f"{_listing(undated)} state no fetch date (provenance.fetched_at), so the policy's "
+            f"{max_age}-day limit on evidence's age could not be checked for them"
+        )
+    return conditions, out_of_order, notes

@@ -329,7 +329,8 @@ def decide(
                 f"checklist {missing} applies to this domain but is not attached",
             )
         )
-    stale, out_of_order = evidence_dates(record, policy, today)
+    stale, out_of_order, undated = evidence_dates(record, policy, today)
+    notes += undated
     blocking += [("dates", text) for text in out_of_order]
     for state in states:
         if not state.open:
