@@ -14,9 +14,15 @@ from pypdf import PdfReader
 
 from govrl.cli import main
 from govrl.documents.pdffile import DraftRefused, open_pdf
-from tests.support.approvals import THREE, sign
+from tests.support.approvals import (
+    THREE,
+    archive_add_unsigned,
+    assert_archive_empty,
+    library_refuses,
+    sign,
+)
 from tests.support.paths import DATA
-from tests.support.pki import PASSPHRASE, Pki, Reviewer
+from tests.support.pki import Pki, Reviewer
 from tests.support.records import write_record
 
 
@@ -187,17 +193,12 @@ def test_verify_says_a_draft_is_one(finished_draft: Path, runner: CliRunner, pki
 
 @pytest.mark.pdf
 @pytest.mark.slow
-def test_archive_add_refuses_a_draft(
-    finished_draft: Path, tmp_path: Path, runner: CliRunner, pki: Pki
-) -> None:
+def test_archive_add_refuses_a_draft(finished_draft: Path, tmp_path: Path, pki: Pki) -> None:
     store = tmp_path / "store"
-    args = ["archive", "add", str(finished_draft), "--store", str(store)]
-    args += ["--policy", str(THREE), "--trust", str(pki.ca.cert), "--unsigned-checkpoint"]
-    result = runner.invoke(main, args)
+    result = archive_add_unsigned(finished_draft, store, pki)
     assert result.exit_code == 1, result.output
     assert "is a draft (rendered with --draft) and cannot be archived" in result.stderr
-    log = store / "log.jsonl"
-    assert not log.exists() or not log.read_text().strip()
+    assert_archive_empty(store)
 
 
 @pytest.mark.pdf
@@ -205,30 +206,15 @@ def test_archive_add_refuses_a_draft(
 def test_the_library_refuses_a_draft_too(
     finished_draft: Path, tmp_path: Path, pki: Pki, reviewers: dict[str, Reviewer]
 ) -> None:
-    from govrl.archive import Archive, PolicyFile
-    from govrl.documents.keys import load_credentials
-    from govrl.documents.signing import sign_pdf
-    from govrl.review.checklist import ChecklistLibrary
-    from govrl.review.policy import load_policy
-
-    owner = reviewers["owner"]
-    creds = load_credentials(owner.key, owner.cert, PASSPHRASE, [pki.ca.cert])
-    out = tmp_path / "signed.pdf"
-    with pytest.raises(DraftRefused, match="cannot be signed"):
-        sign_pdf(
-            finished_draft,
-            out,
-            creds,
-            "owner",
-            policy=load_policy(THREE),
-            library=ChecklistLibrary.discover(),
-            force=True,
-        )
-    assert not out.exists()
-    with pytest.raises(DraftRefused, match="cannot be archived"):
-        Archive.at(tmp_path / "store").add(
-            finished_draft, policy=PolicyFile.load(THREE), trust=[], allow_unverified=True
-        )
+    library_refuses(
+        finished_draft,
+        tmp_path,
+        pki,
+        reviewers["owner"],
+        DraftRefused,
+        sign="cannot be signed",
+        archive="cannot be archived",
+    )
 
 
 def test_a_rendered_draft_reports_itself_as_one() -> None:

@@ -9,9 +9,15 @@ import pytest
 from click.testing import CliRunner
 
 from govrl.cli import main
-from tests.support.approvals import THREE, sign
+from tests.support.approvals import (
+    THREE,
+    archive_add_unsigned,
+    assert_archive_empty,
+    library_refuses,
+    sign,
+)
 from tests.support.paths import DATA
-from tests.support.pki import PASSPHRASE, Pki, Reviewer
+from tests.support.pki import Pki, Reviewer
 from tests.support.records import record_data
 
 
@@ -108,17 +114,14 @@ def test_sign_refuses_a_document_whose_record_is_unfinished(
 @pytest.mark.pdf
 @pytest.mark.slow
 def test_archive_add_refuses_a_document_whose_record_is_unfinished(
-    unfinished_approval: Path, tmp_path: Path, runner: CliRunner, pki: Pki
+    unfinished_approval: Path, tmp_path: Path, pki: Pki
 ) -> None:
     store = tmp_path / "store"
-    args = ["archive", "add", str(unfinished_approval), "--store", str(store)]
-    args += ["--policy", str(THREE), "--trust", str(pki.ca.cert), "--unsigned-checkpoint"]
-    result = runner.invoke(main, args)
+    result = archive_add_unsigned(unfinished_approval, store, pki)
     assert result.exit_code == 1, result.output
     assert "intended_use.purpose: still a placeholder" in result.stderr
     assert "passes `govrl validate`" in result.stderr
-    log = store / "log.jsonl"
-    assert not log.exists() or not log.read_text().strip()
+    assert_archive_empty(store)
 
 
 @pytest.mark.pdf
@@ -127,31 +130,14 @@ def test_the_library_refuses_an_unfinished_document_too(
     unfinished_approval: Path, tmp_path: Path, pki: Pki, reviewers: dict[str, Reviewer]
 ) -> None:
     """The refusal lives in the core, so the demo and other callers cannot step around it."""
-    from govrl.archive import Archive, PolicyFile
-    from govrl.documents.keys import load_credentials
-    from govrl.documents.signing import sign_pdf
     from govrl.errors import RecordUnfinished
-    from govrl.review.checklist import ChecklistLibrary
-    from govrl.review.policy import load_policy
 
-    owner = reviewers["owner"]
-    creds = load_credentials(owner.key, owner.cert, PASSPHRASE, [pki.ca.cert])
-    out = tmp_path / "signed.pdf"
-    with pytest.raises(RecordUnfinished, match="intended_use.purpose"):
-        sign_pdf(
-            unfinished_approval,
-            out,
-            creds,
-            "owner",
-            policy=load_policy(THREE),
-            library=ChecklistLibrary.discover(),
-            force=True,
-        )
-    assert not out.exists()
-    store = tmp_path / "store"
-    with pytest.raises(RecordUnfinished, match="intended_use.purpose"):
-        Archive.at(store).add(
-            unfinished_approval, policy=PolicyFile.load(THREE), trust=[], allow_unverified=True
-        )
-    log = store / "log.jsonl"
-    assert not log.exists() or not log.read_text().strip()
+    library_refuses(
+        unfinished_approval,
+        tmp_path,
+        pki,
+        reviewers["owner"],
+        RecordUnfinished,
+        sign="intended_use.purpose",
+        archive="intended_use.purpose",
+    )

@@ -48,3 +48,48 @@ def verify(pdf: Path, *extra: str, trust: Path | None, policy: Path = THREE) -> 
     """`govrl verify` with ``trust`` as a trust anchor (None: only what ``extra`` gives)."""
     anchors = ("--trust", trust) if trust is not None else ()
     return govrl("verify", pdf, "--policy", policy, *anchors, *extra)
+
+
+def archive_add_unsigned(pdf: Path, store: Path, pki: Pki) -> Result:
+    """`archive add` under the three-signer policy, without an archive key."""
+    args = ["archive", "add", str(pdf), "--store", str(store), "--policy", str(THREE)]
+    return govrl(*args, "--trust", str(pki.ca.cert), "--unsigned-checkpoint")
+
+
+def assert_archive_empty(store: Path) -> None:
+    """Nothing was appended to the archive at ``store``."""
+    log = store / "log.jsonl"
+    assert not log.exists() or not log.read_text().strip()
+
+
+def library_refuses(
+    pdf: Path, tmp_path: Path, pki: Pki, owner: Reviewer, refusal: type[Exception], **match: str
+) -> None:
+    """``sign_pdf`` (even forced) and ``Archive.add`` both raise ``refusal``, matching
+    ``match["sign"]`` and ``match["archive"]``, and write nothing."""
+    import pytest
+
+    from govrl.archive import Archive, PolicyFile
+    from govrl.documents.keys import load_credentials
+    from govrl.documents.signing import sign_pdf
+    from govrl.review.checklist import ChecklistLibrary
+    from govrl.review.policy import load_policy
+    from tests.support.pki import PASSPHRASE
+
+    creds = load_credentials(owner.key, owner.cert, PASSPHRASE, [pki.ca.cert])
+    out = tmp_path / "signed.pdf"
+    with pytest.raises(refusal, match=match["sign"]):
+        sign_pdf(
+            pdf,
+            out,
+            creds,
+            "owner",
+            policy=load_policy(THREE),
+            library=ChecklistLibrary.discover(),
+            force=True,
+        )
+    assert not out.exists()
+    store = tmp_path / "store"
+    with pytest.raises(refusal, match=match["archive"]):
+        Archive.at(store).add(pdf, policy=PolicyFile.load(THREE), trust=[], allow_unverified=True)
+    assert_archive_empty(store)
