@@ -14,7 +14,9 @@ from govrl.errors import GovrlError
 from govrl.record.files import dump_yaml, load_record
 from govrl.review.policy import load_policy, policy_digest, shipped_policy
 from govrl.review.rules import load_assessment, resolve_policy
+from tests.support.approvals import sign
 from tests.support.paths import DATA, EXAMPLES
+from tests.support.pki import Pki, Reviewer
 from tests.support.records import record_data
 
 MINIMAL = dump_yaml(record_data(1))
@@ -118,3 +120,20 @@ def test_examples_are_judged_by_the_policy_they_are_bound_to(
     assert decision["verdict"] == verdict
     assert decision["policy_digest"] == binding.digest
     assert not any(n.startswith("judged under") for n in decision["notes"])
+
+
+@pytest.mark.pdf
+def test_sign_without_policy_refuses_a_document_rendered_under_another(
+    unsigned_approval: Path, tmp_path: Path, pki: Pki, reviewers: dict[str, Reviewer]
+) -> None:
+    owner, out = reviewers["owner"], tmp_path / "signed.pdf"
+    args = ["sign", unsigned_approval, "--key", owner.key, "--cert", owner.cert]
+    args += ["--role", "owner", "--passphrase-file", pki.passphrase_file, "-o", out]
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code == 1, result.output
+    three = policy_digest((DATA / "policy-three-signers.yaml").read_bytes())
+    assert f"rendered under policy three-signers@1 (file {three})" in result.stderr
+    assert "pass --policy with the policy file the document was rendered under" in result.stderr
+    assert not out.exists()
+    named = sign(unsigned_approval, out, owner, pki)  # the same, with --policy given
+    assert named.exit_code == 0, named.output

@@ -148,7 +148,7 @@ def test_wrong_passphrase(
     bad.write_text("not the passphrase\n")
     done = govrl(
         "sign", unsigned_approval, "--key", who.key, "--cert", who.cert, "--role", "owner",
-        "--passphrase-file", bad, "-o", tmp_path / "o.pdf",
+        "--passphrase-file", bad, "--policy", THREE, "-o", tmp_path / "o.pdf",
     )  # fmt: skip
     assert done.exit_code == 1 and "wrong passphrase" in done.stderr
     assert "Traceback" not in done.stderr and "not the passphrase" not in done.stdout + done.stderr
@@ -160,7 +160,7 @@ def test_key_that_does_not_match_certificate(
     done = govrl(
         "sign", unsigned_approval, "--key", reviewers["owner"].key,
         "--cert", reviewers["domain-expert"].cert, "--role", "owner",
-        "--passphrase-file", pki.passphrase_file, "-o", tmp_path / "o.pdf",
+        "--passphrase-file", pki.passphrase_file, "--policy", THREE, "-o", tmp_path / "o.pdf",
     )  # fmt: skip
     assert done.exit_code == 1 and "does not match the certificate" in done.stderr
 
@@ -203,7 +203,8 @@ def test_no_passphrase_and_no_terminal_is_a_usage_error(
     env = {k: v for k, v in os.environ.items() if k != "GOVRL_KEY_PASSPHRASE"}
     done = subprocess.run(
         [sys.executable, "-m", "govrl", "sign", str(unsigned_approval), "--key", str(who.key),
-         "--cert", str(who.cert), "--role", "owner", "-o", str(tmp_path / "o.pdf")],
+         "--cert", str(who.cert), "--role", "owner", "--policy", str(THREE),
+         "-o", str(tmp_path / "o.pdf")],
         capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env, timeout=60,
     )  # fmt: skip
     assert done.returncode == 2 and "GOVRL_KEY_PASSPHRASE" in done.stderr

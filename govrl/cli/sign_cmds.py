@@ -180,7 +180,7 @@ def sign(
     from govrl.documents.keys import check_validity, load_credentials, load_pkcs12
     from govrl.documents.pdffile import open_pdf, refuse_draft
     from govrl.documents.signing import sign_pdf
-    from govrl.errors import UsageError
+    from govrl.errors import GovrlError, UsageError
     from govrl.outputs import check_output
     from govrl.review.checklist import ChecklistLibrary
     from govrl.review.policy import load_policy
@@ -188,8 +188,18 @@ def sign(
     if pkcs12 is None and (key_path is None or cert_path is None):
         raise UsageError("give --key and --cert, or --pkcs12")
     check_output(output, inputs=[pdf], overwrite=overwrite)
-    # A draft is refused before anyone is asked for a passphrase (sign_pdf refuses it too).
-    refuse_draft(open_pdf(pdf), "signed")
+    # A draft, or a document rendered under another policy than the one that would judge
+    # this signature, is refused before anyone is asked for a passphrase.
+    doc = open_pdf(pdf)
+    refuse_draft(doc, "signed")  # sign_pdf refuses it too
+    policy = load_policy(policy_path)
+    stated = doc.approved
+    if policy_path is None and stated.policy_digest and stated.policy_digest != policy.digest:
+        raise GovrlError(
+            f"{pdf}: rendered under policy {stated.policy} (file {stated.policy_digest}), "
+            f"not govrl's shipped default ({policy.digest})",
+            hint="pass --policy with the policy file the document was rendered under",
+        )
     secret = passphrase(passphrase_file)
     if pkcs12 is not None:
         creds = load_pkcs12(pkcs12, secret)
@@ -208,7 +218,7 @@ def sign(
         output,
         creds,
         role,
-        policy=load_policy(policy_path),
+        policy=policy,
         library=ChecklistLibrary.discover(checklist_dirs),
         force=force,
         timestamper=timestamper,
