@@ -259,7 +259,12 @@ def test_leaving_out_unfavourable_evidence_never_approves() -> None:
         "ope-model-based",
         "subgroup-results",
         "subgroups-per-sensitive-attribute",
+        # the hazard log cites the deleted estimates as its verification
+        "hazard-log",
     }
+    unverified = [b for b in omitted.blockers if b.endswith("[hazard-log]")]
+    cited = [b.split()[5].rstrip(",") for b in unverified]
+    assert cited == ["off_policy/dr-internal", "off_policy/dr-external"]
     per_attribute = [b for b in omitted.blockers if "sensitive attribute" in b]
     assert [b.split("'")[1] for b in per_attribute] == ["sex", "age band", "self-reported race"]
 

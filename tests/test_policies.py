@@ -98,7 +98,12 @@ def test_energy_rejects_a_grid_controller_without_hard_limit_evidence() -> None:
     policy = load_policy(shipped_policy("energy"))
     decision = decide(AssessmentRecord.model_validate(data), policy, LIBRARY, today=FRESH)
     assert decision.verdict is Verdict.REJECT
-    assert blocking_rules(decision) == {"hard-limit-evidence", "hard-limit-violations"}
+    # the hazard log's verification of the shield cites the deleted metric too
+    assert blocking_rules(decision) == {
+        "hard-limit-evidence",
+        "hard-limit-violations",
+        "hazard-log",
+    }
     full = decide(
         parse_record(load(EXAMPLES / "grid-frequency-control.yaml")), policy, LIBRARY, today=FRESH
     )

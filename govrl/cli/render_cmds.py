@@ -17,7 +17,7 @@ from govrl.cli.options import (
     echo_line,
 )
 
-KINDS = ("model-card", "approval")
+KINDS = ("model-card", "approval", "technical-documentation", "reward-report")
 FORMATS = ("pdf", "html", "md")
 
 

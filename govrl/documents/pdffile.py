@@ -168,6 +168,11 @@ def role_of(field_name: object) -> str:
 
 MODEL_CARD_KIND = "model-card"
 APPROVAL_KIND = "approval"
+TECHNICAL_DOCUMENTATION_KIND = "technical-documentation"
+REWARD_REPORT_KIND = "reward-report"
+# Documents that state what a system is and approve nothing: no validity period, no decision
+# that refuses their signatures, and the signers the policy names for each kind.
+STATEMENT_KINDS = frozenset({MODEL_CARD_KIND, TECHNICAL_DOCUMENTATION_KIND, REWARD_REPORT_KIND})
 
 
 def signature_reason(

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 class Kind(StrEnum):
     MODEL_CARD = "model-card"
     APPROVAL = "approval"
+    TECHNICAL_DOCUMENTATION = "technical-documentation"
+    REWARD_REPORT = "reward-report"
 
 
 class Format(StrEnum):
@@ -92,6 +94,20 @@ def _problem_line(problem: object) -> str:
     return f"{where}: {problem.message}" if where else problem.message
 
 
+def _kind_context(kind: Kind, record: AssessmentRecord, view: Any) -> Any:
+    """What a kind's template reads beyond the shared view: the technical documentation's
+    Annex IV points, the reward report's sections; None for the model card and approval."""
+    if kind is Kind.TECHNICAL_DOCUMENTATION:
+        from govrl.documents.technical import technical_view
+
+        return technical_view(record, view)
+    if kind is Kind.REWARD_REPORT:
+        from govrl.documents.reward_report import reward_report_view
+
+        return reward_report_view(record, view)
+    return None
+
+
 def shipped_templates() -> Path:
     from govrl.resources import data_dir
 
@@ -140,10 +156,15 @@ def render(
         template=template,
         draft=draft,
         draft_problems=[_problem_line(p) for p in draft_problems],
-        signers=list(policy.model_card.signers) if kind is Kind.MODEL_CARD else None,
+        signers=policy.statement_signers(kind.value),
     )
     verdict = report.decision.verdict.value
-    context = {"view": view, "record": record, "pdf": fmt is Format.PDF}
+    context = {
+        "view": view,
+        "record": record,
+        "pdf": fmt is Format.PDF,
+        "doc": _kind_context(kind, record, view),
+    }
     if fmt is Format.MD:
         env = environment(root, finalize=md_escape)
         text = render_template(env, f"{kind.value}.md", root, context)

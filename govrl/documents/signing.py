@@ -15,7 +15,7 @@ from govrl.documents.keys import Credentials, common_name
 from govrl.documents.pdffile import (
     APPROVAL_KIND,
     FORCED_MARK,
-    MODEL_CARD_KIND,
+    STATEMENT_KINDS,
     GovrlPdf,
     damage_errors,
     open_pdf,
@@ -138,12 +138,13 @@ def preflight(
     record = doc.record()
     decision = decide(record, policy, library, today=today)
     reasons = []
-    if doc.approved.kind == MODEL_CARD_KIND:
+    card_roles = policy.statement_signers(doc.approved.kind or APPROVAL_KIND)
+    if card_roles is not None:
         # A card states what the model is, whatever the decision; it approves nothing.
-        card_roles = list(policy.model_card.signers)
         if role not in card_roles:
             reasons.append(
-                f"policy {decision.policy} asks model cards for role(s) "
+                f"policy {decision.policy} asks {_PLURALS.get(doc.approved.kind or '', 'them')} "
+                "for role(s) "
                 f"{', '.join(card_roles)}, not {role!r}"
             )
     else:
@@ -169,8 +170,16 @@ def preflight(
     return reasons
 
 
+_PLURALS = {
+    "model-card": "model cards",
+    "technical-documentation": "technical documentation",
+    "reward-report": "reward reports",
+}
+
+
 def _kind(doc: GovrlPdf) -> str:
-    return MODEL_CARD_KIND if doc.approved.kind == MODEL_CARD_KIND else APPROVAL_KIND
+    kind = doc.approved.kind
+    return kind if kind in STATEMENT_KINDS else APPROVAL_KIND
 
 
 def _stamp_font(text: str) -> Any:

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from govrl.documents.changes import change_policy, later_change_problems, record_problems, review
 from govrl.documents.pdffile import (
-    MODEL_CARD_KIND,
     RECORD_ATTACHMENT,
+    STATEMENT_KINDS,
     GovrlPdf,
     damage_errors,
     is_forced,
@@ -229,7 +229,7 @@ def verify_pdf(
     facts = doc.approved
     # A model card states what the model is: its signers are the policy's card signers, and
     # it has neither a validity period nor a decision that could refuse it.
-    card = facts.kind == MODEL_CARD_KIND
+    card = facts.kind in STATEMENT_KINDS
     if doc.draft:
         problems.append(
             "this is a draft (rendered with --draft): it approves nothing and cannot be signed"
@@ -253,7 +253,8 @@ def verify_pdf(
             problems.append(f"the embedded {RECORD_ATTACHMENT} is not a valid assessment record")
         else:
             rule = rule_for(policy, record)
-            required = list(policy.model_card.signers if card else rule.signers)
+            statement = policy.statement_signers(facts.kind or "")
+            required = statement if statement is not None else list(rule.signers)
             if distinct_signers(rule, record.system.risk_tier):
                 shared = shared_signers(
                     [(c.role, s.signer_cert) for c, s in zip(signatures, embedded, strict=True)

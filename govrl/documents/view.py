@@ -266,6 +266,14 @@ class View:
     draft_problems: list[str] = field(default_factory=list)  # what `validate` still finds
 
 
+TITLES = {
+    "model-card": "Model card",
+    "approval": "Deployment approval",
+    "technical-documentation": "Technical documentation",
+    "reward-report": "Reward report",
+}
+
+
 def role_label(role: str) -> str:
     return ROLE_LABELS.get(role, role.replace("-", " ").capitalize())
 
@@ -783,7 +791,7 @@ def build_view(
     decision = report.decision
     precision = _precision(record)
     stage = decision.stage or record.deployment.requested_stage
-    title = "Model card" if kind == "model-card" else "Deployment approval"
+    title = TITLES[kind]
     view = View(
         kind=kind,
         title=title,

@@ -10,6 +10,14 @@ from pydantic_core import PydanticCustomError
 from govrl.record.agent import ModelSpec
 from govrl.record.base import StrictModel, unique_by
 from govrl.record.context import IntendedUse, System
+from govrl.record.dossier import (
+    OOD_KEY,
+    Hazard,
+    RegisteredDocument,
+    Reviewer,
+    TechnicalFile,
+    is_record_key,
+)
 from govrl.record.evaluation import Evaluation
 from govrl.record.governance import (
     ChangelogEntry,
@@ -59,6 +67,20 @@ class AssessmentRecord(StrictModel):
     )
     policy: PolicyBinding | None = Field(
         default=None, description="the policy this record is judged by, bound by its digest"
+    )
+    hazards: Annotated[list[Hazard], unique_by("hazard ids", "id")] = Field(
+        default_factory=list,
+        description="the hazard log: each hazard's cause, controls, verifying evidence, "
+        "residual risk and monitoring signal",
+    )
+    reviewers: list[Reviewer] = Field(
+        default_factory=list, description="who reviewed the assessment, and their independence"
+    )
+    documents: Annotated[list[RegisteredDocument], unique_by("document refs", "ref")] = Field(
+        default_factory=list, description="the evidence register: cited documents and digests"
+    )
+    technical: TechnicalFile | None = Field(
+        default=None, description="Annex IV facts the other sections do not hold"
     )
 
     @model_validator(mode="after")
@@ -116,6 +138,7 @@ def cross_section_problems(record: AssessmentRecord) -> list[tuple[str, str]]:
                     )
                 )
     problems += _reference_problems(record)
+    problems += _hazard_problems(record)
     if tier is RiskTier.HIGH:
         for index, metric in enumerate(record.evaluation.metrics):
             if metric.direction is None:
@@ -179,4 +202,92 @@ def _reference_problems(record: AssessmentRecord) -> list[tuple[str, str]]:
                     f"{named!r} is not the name of any reward.oversight_metrics entry",
                 )
             )
+    return problems
+
+
+def evidence_keys(record: AssessmentRecord) -> set[str]:
+    """The keys the gates know the record's evidence by (see govrl.review.evidence)."""
+    ev = record.evaluation
+    keys = {f"metrics/{m.id}" for m in ev.metrics}
+    keys |= {f"off_policy/{e.id}" for e in ev.off_policy}
+    keys |= {f"stress/{s.id}" for s in ev.stress_tests}
+    keys |= {f"subgroups/{s.attribute}/{s.group}/{s.metric}" for s in ev.subgroups}
+    if ev.ood_detection is not None:
+        keys.add(OOD_KEY)
+    return keys
+
+
+def _keyed(ref: str) -> bool:
+    """Whether ``ref`` has the shape of an evidence key, whether or not the record has it."""
+    if ref == OOD_KEY:
+        return True
+    head, _, rest = ref.partition("/")
+    if head == "subgroups":
+        return len(rest.split("/")) == 3 and all(rest.split("/"))
+    return bool(rest) and "/" not in rest
+
+
+def unverified_hazards(record: AssessmentRecord) -> list[tuple[str, str]]:
+    """(hazard id, key) for each record key a hazard is verified by that the record lacks:
+    evidence left out, or not collected yet. The gate blocks on these; validation does not,
+    so a hazard log can be written before the evidence is collected."""
+    keys = evidence_keys(record)
+    return [
+        (hazard.id, ref)
+        for hazard in record.hazards
+        for ref in hazard.verified_by
+        if is_record_key(ref) and ref not in keys
+    ]
+
+
+def _hazard_problems(record: AssessmentRecord) -> list[tuple[str, str]]:
+    """Each hazard is controlled, its control is verified, and what it names exists."""
+    problems: list[tuple[str, str]] = []
+    constraints = {c.name for c in record.model.safety_constraints}
+    modes = {mode.id for mode in record.reward.failure_modes}
+    monitored = {m.name for m in record.monitoring.metrics}
+    for index, hazard in enumerate(record.hazards):
+        at = f"hazards[{index}]"
+        if not hazard.controls:
+            problems.append(
+                (f"{at}.controls", f"hazard {hazard.id!r} has no control; name at least one")
+            )
+        if not hazard.verified_by:
+            problems.append(
+                (
+                    f"{at}.verified_by",
+                    f"hazard {hazard.id!r} has no evidence that its controls work; name a "
+                    "record key (stress/ID, metrics/ID, ...) or a document",
+                )
+            )
+        for ref in hazard.verified_by:
+            if is_record_key(ref) and not _keyed(ref):
+                problems.append(
+                    (
+                        f"{at}.verified_by",
+                        f"{ref!r} is not a record key: use metrics/ID, off_policy/ID, "
+                        "stress/ID, subgroups/ATTRIBUTE/GROUP/METRIC or ood",
+                    )
+                )
+        for c_index, control in enumerate(hazard.controls):
+            if control.constraint is not None and control.constraint not in constraints:
+                problems.append(
+                    (
+                        f"{at}.controls[{c_index}].constraint",
+                        f"{control.constraint!r} is not the name of any "
+                        "model.safety_constraints entry",
+                    )
+                )
+        if hazard.failure_mode is not None and hazard.failure_mode not in modes:
+            problems.append(
+                (
+                    f"{at}.failure_mode",
+                    f"{hazard.failure_mode!r} is not the id of any reward.failure_modes entry",
+                )
+            )
+        for name in hazard.monitoring:
+            if name not in monitored:
+                problems.append(
+                    (f"{at}.monitoring", f"{name!r} is not the name of any monitoring metric")
+                )
     return problems

@@ -62,3 +62,12 @@ class IntendedUse(StrictModel):
     out_of_scope: list[Text] = Field(default_factory=list)
     foreseeable_misuse: list[Text] = Field(default_factory=list)
     alternatives_considered: list[Alternative] = Field(default_factory=list)
+    stakeholders: list[Text] = Field(
+        default_factory=list, description="who else has a stake in its decisions, and how"
+    )
+    explanation: Text | None = Field(
+        default=None, description="how a decision is explained to the people it affects"
+    )
+    recourse: Text | None = Field(
+        default=None, description="how someone affected contests a decision or obtains redress"
+    )

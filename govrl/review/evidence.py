@@ -131,6 +131,8 @@ def evidence_of(record: AssessmentRecord) -> list[Evidence]:
     if ev.ood_detection is not None:
         ood = ev.ood_detection
         found.append(Evidence("ood", {"auroc": ood.auroc}, fetched_at=_fetched(ood.provenance)))
+    # A hazard log entry is evidence a requirement can ask for; it has no number to gate on.
+    found += [Evidence(f"hazards/{h.id}", {}) for h in record.hazards]
     return found
 
 

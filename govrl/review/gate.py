@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from govrl.record import AssessmentRecord
+from govrl.record.assessment import unverified_hazards
 from govrl.record.governance import ItemResponse, TrackedCondition
 from govrl.review.checklist import ChecklistLibrary, Item
 from govrl.review.evidence import (
@@ -327,6 +328,14 @@ def decide(
             (
                 f"checklist:{missing}",
                 f"checklist {missing} applies to this domain but is not attached",
+            )
+        )
+    for hazard, key in unverified_hazards(record):
+        blocking.append(
+            (
+                f"hazard:{hazard}",
+                f"hazard {hazard} is verified by {key}, which the record does not hold"
+                " [hazard-log]",
             )
         )
     stale, out_of_order, undated = evidence_dates(record, policy, today)

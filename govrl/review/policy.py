@@ -201,15 +201,21 @@ class TierRule(StrictModel):
 
 
 CARD_SIGNERS = ["owner", "independent-validator"]
+REWARD_REPORT_SIGNERS = ["owner"]
 
 
 class ModelCardRule(StrictModel):
-    """Who signs a model card: it states what the model is, so it has no validity period."""
+    """Who signs a document that states what the system is (a model card, the technical
+    documentation, a reward report): it approves nothing, so it has no validity period."""
 
     signers: Annotated[list[Role], Field(min_length=1)] = Field(
         default_factory=lambda: list(CARD_SIGNERS),
-        description="roles whose signatures a model card carries and `verify` requires",
+        description="roles whose signatures the document carries and `verify` requires",
     )
+
+
+def _reward_report_rule() -> ModelCardRule:
+    return ModelCardRule(signers=list(REWARD_REPORT_SIGNERS))
 
 
 def distinct_signers(rule: TierRule, tier: RiskTier) -> bool:
@@ -253,11 +259,27 @@ class Policy(StrictModel):
     model_card: ModelCardRule = Field(
         default_factory=ModelCardRule, description="who signs a model card"
     )
+    technical_documentation: ModelCardRule = Field(
+        default_factory=ModelCardRule, description="who signs the technical documentation"
+    )
+    reward_report: ModelCardRule = Field(
+        default_factory=_reward_report_rule, description="who signs a reward report"
+    )
     _file_digest: str | None = PrivateAttr(default=None)
 
     @property
     def label(self) -> str:
         return policy_label(self.id, self.version)
+
+    def statement_signers(self, kind: str) -> list[str] | None:
+        """The roles that sign a document of ``kind`` that states rather than approves (a
+        model card, technical documentation, a reward report); None for an approval."""
+        rule = {
+            "model-card": self.model_card,
+            "technical-documentation": self.technical_documentation,
+            "reward-report": self.reward_report,
+        }.get(kind)
+        return None if rule is None else list(rule.signers)
 
     @property
     def digest(self) -> str | None:
