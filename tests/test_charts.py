@@ -89,12 +89,13 @@ def test_no_label_is_anchored_at_its_end_or_middle(svg: str) -> None:
 
 
 def test_right_aligned_labels_end_together_before_the_plot() -> None:
-    rows = [label for label in labels(BARS) if label[2] == 9]  # the row labels, 9 units high
+    rows = [lb for lb in labels(BARS) if lb[1] in (31, 51, 71, 91) and lb[0] < 240]  # row labels
     assert len(rows) == 4
     for label in rows:
         assert label[0] >= 0  # nothing cut off at the left edge
         assert right_edge(label) == pytest.approx(240 - 6, abs=0.1)  # the plot starts at 240
-    assert rows[1][4].endswith("…") and rows[1][4].startswith("age band: 80 and over")
+    assert [r[2] for r in rows] == [9, rows[1][2], 9, 9] and rows[1][2] < 9
+    assert rows[1][4] == "age band: 80 and over, with a label far longer than its column"
     assert rows[2][4] == 'region: <north> & "east"'
     gates = [label for label in labels(MARGINS) if "·" in label[4]]  # not the axis ticks
     assert {round(right_edge(label), 1) for label in gates} == {294.0}
@@ -108,8 +109,15 @@ def test_tick_labels_and_titles_are_centred() -> None:
     assert (zero[0] + right_edge(zero)) / 2 == pytest.approx(300 + (640 - 300 - 56) / 2, abs=0.1)
     # The rotated axis title is centred on the plot's height: it starts half its width up.
     axis = next(label for label in found if label[4].startswith("expected return"))
-    assert axis[4].endswith("…")
-    assert axis[0] == pytest.approx(-charts.text_width(axis[4], size=8.5) / 2, abs=0.1)
+    assert axis[4] == "expected return per episode, undiscounted, on the held-out cohort"
+    assert axis[2] < 8.5  # made smaller to fit the plot's height, never cut short
+    assert charts.text_width(axis[4], size=axis[2]) <= 2 * ((14 + 210 - 34) / 2 - 4)
+    assert axis[0] == pytest.approx(-charts.text_width(axis[4], size=axis[2]) / 2, abs=0.1)
+
+
+@pytest.mark.parametrize("svg", [CURVE, BARS, MARGINS], ids=["curve", "bars", "margins"])
+def test_no_label_is_cut_short(svg: str) -> None:
+    assert "…" not in svg and "..." not in svg
 
 
 def test_widths_come_from_the_font() -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from govrl.documents.numbers import PLAIN_DIGITS
 from govrl.documents.render import Format, Kind, render
-from govrl.documents.view import _result_lines, _worst_subgroup
+from govrl.documents.view import _legible, _precision, _result_lines, _worst_subgroup
 from govrl.record import AssessmentRecord
 from govrl.record.files import load_record
 from govrl.review.checklist import ChecklistLibrary
@@ -107,6 +107,7 @@ def test_the_summary_states_negatives_and_conditions_in_full_before_any_detail(
     rendered: dict[tuple[str, Kind], Path], name: str, kind: Kind
 ) -> None:
     record, decision = decision_of(name)
+    decision = _legible(decision, _precision(record))  # numbers restated as documents show them
     text = flat(text_of(rendered[(name, kind)]))
     # The first numbered section after the summary is where the detail starts.
     detail = text.index("2Intendeduse" if kind is Kind.MODEL_CARD else "2Decision")

@@ -122,13 +122,11 @@ def text_width(content: str, *, size: float, weight: str = "normal") -> float:
     return size * sum(widths.get(ord(c), FALLBACK_EM) for c in content)
 
 
-def _fit(text: str, width: float, *, size: float, weight: str = "normal") -> str:
-    """``text``, cut short with an ellipsis where it would be wider than ``width``."""
-    if text_width(text, size=size, weight=weight) <= width:
-        return text
-    while text and text_width(text + "…", size=size, weight=weight) > width:
-        text = text[:-1]
-    return text.rstrip() + "…"
+def _fitting(text: str, width: float, *, size: float, weight: str = "normal") -> float:
+    """The font size at which ``text`` fits ``width``: ``size`` or smaller, never cut short,
+    since a signed document shows every label whole."""
+    wide = text_width(text, size=size, weight=weight)
+    return size if wide <= width else math.floor(size * width / wide * 10) / 10
 
 
 def _text(
@@ -221,8 +219,8 @@ def learning_curve(points: Sequence[_Point], *, y_label: str, band: Band | None 
     body.append(_text((left + WIDTH - right) / 2, height - 4, "training step", align="middle"))
     centre = (top + height - bottom) / 2
     turn = f"translate(11 {centre:.1f}) rotate(-90)"
-    y_title = _fit(y_label, 2 * (centre - 4), size=8.5)  # centred, 4 from the top edge
-    body.append(_text(0, 0, y_title, size=8.5, align="middle", transform=turn))
+    y_size = _fitting(y_label, 2 * (centre - 4), size=8.5)  # centred, 4 from the top edge
+    body.append(_text(0, 0, y_label, size=y_size, align="middle", transform=turn))
     return _svg(height, body)
 
 
@@ -265,7 +263,8 @@ def interval_bars(
                 f'width="{max(b - a, 1):.1f}" height="{row - 2:.1f}" fill="{BAND}" '
                 f'fill-opacity="0.14"/>'
             )
-        body.append(_text(label_w - 6, y + 3, _fit(bar.label, label_w - 10, size=9), align="end"))
+        size = _fitting(bar.label, label_w - 10, size=9)
+        body.append(_text(label_w - 6, y + 3, bar.label, size=size, align="end"))
         if bar.value is not None:
             x = sx(bar.value)
             body.append(
@@ -299,11 +298,11 @@ def interval_bars(
                 f'y2="{height - bottom}" stroke="{INK}" stroke-width="0.9" '
                 f'stroke-dasharray="3 2"/>'
             )
-            name = _fit(reference_label, WIDTH - label_w - 60, size=7.5)
-            caption = f"{name} {format_number(reference)}"
-            width = text_width(caption, size=7.5)
+            caption = f"{reference_label} {format_number(reference)}"
+            size = _fitting(caption, WIDTH - label_w - 2, size=7.5)
+            width = text_width(caption, size=size)
             start = max(label_w, min(WIDTH - 2 - width, x - width / 2))  # centred, kept inside
-            body.append(_text(start, top - 6, caption, size=7.5))
+            body.append(_text(start, top - 6, caption, size=size))
         for i, bar in enumerate(rows):
             body += draw(bar, top + row * i + row / 2)
         return _svg(height, body)
@@ -334,8 +333,8 @@ def gate_margins(margins: Sequence[Margin]) -> str:
             body.append(_text(x, height - bottom + 12, tick, align="middle", size=8))
         for i, m in enumerate(rows):
             y = top + row * i + row / 2
-            label = _fit(m.label, label_w - 10, size=8)
-            body.append(_text(label_w - 6, y + 3, label, align="end", size=8))
+            size = _fitting(m.label, label_w - 10, size=8)
+            body.append(_text(label_w - 6, y + 3, m.label, align="end", size=size))
             if m.relative is None:
                 body.append(_text(mid + 4, y + 3, "no evidence", size=8, fill=NEUTRAL))
                 continue

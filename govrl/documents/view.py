@@ -9,7 +9,8 @@ from dataclasses import dataclass, field, replace
 
 from markupsafe import Markup
 
-from govrl.documents import charts
+from govrl.documents import charts, dossier_view
+from govrl.documents.dossier_view import DocumentControl, HazardRow, Register, ReviewerRow, Term
 from govrl.documents.numbers import format_interval, format_number
 from govrl.record import AssessmentRecord
 from govrl.record.base import Bounds, Provenance
@@ -219,6 +220,17 @@ class ConditionRow:
 
 
 @dataclass(frozen=True)
+class ProvenanceRow:
+    """Where one piece of evidence came from: the appendix the evidence tables refer to."""
+
+    key: str
+    source: str
+    run: str
+    fetched: str
+    detail: str
+
+
+@dataclass(frozen=True)
 class Signer:
     role: str
     label: str
@@ -264,6 +276,12 @@ class View:
     frameworks_declared: bool = False  # the record names the frameworks that apply to it
     draft: bool = False
     draft_problems: list[str] = field(default_factory=list)  # what `validate` still finds
+    hazards: list[HazardRow] = field(default_factory=list)
+    register: Register = field(default_factory=Register)
+    reviewers: list[ReviewerRow] = field(default_factory=list)
+    glossary: list[Term] = field(default_factory=list)
+    control: DocumentControl | None = None
+    provenance: list[ProvenanceRow] = field(default_factory=list)
 
 
 TITLES = {
@@ -315,6 +333,41 @@ def provenance(p: Provenance | None) -> str:
         if value:
             parts.append(f"{label} {value}" if label else value)
     return " · ".join(parts)
+
+
+def _provenance_row(key: str, p: Provenance | None) -> ProvenanceRow:
+    if p is None:
+        return ProvenanceRow(key, "not recorded", "—", "—", "")
+    model = p.model_name and f"model {p.model_name}/{p.model_version or '?'}"
+    detail = [
+        x
+        for x in (
+            p.experiment and f"experiment {p.experiment}",
+            model,
+            p.metric_key and f"metric {p.metric_key}",
+            p.artifact_path and f"artifact {p.artifact_path}",
+            p.artifact_sha256,
+            p.note,
+        )
+        if x
+    ]
+    fetched = timestamp(p.fetched_at) if p.fetched_at else "not recorded"
+    return ProvenanceRow(key, p.source.value, p.run_id or "—", fetched, " · ".join(detail))
+
+
+def provenance_rows(record: AssessmentRecord) -> list[ProvenanceRow]:
+    """Every piece of evidence by its record key, with its source, run and fetch time."""
+    ev = record.evaluation
+    rows = [_provenance_row(f"metrics/{m.id}", m.provenance) for m in ev.metrics]
+    rows += [_provenance_row(f"off_policy/{e.id}", e.provenance) for e in ev.off_policy]
+    rows += [_provenance_row(f"stress/{t.id}", t.provenance) for t in ev.stress_tests]
+    rows += [
+        _provenance_row(f"subgroups/{g.attribute}/{g.group}/{g.metric}", g.provenance)
+        for g in ev.subgroups
+    ]
+    if ev.ood_detection is not None:
+        rows.append(_provenance_row("ood", ev.ood_detection.provenance))
+    return rows
 
 
 def percent(share: float | None) -> str | None:
@@ -372,6 +425,42 @@ def _gate_number(g: GateResult, value: float | None, precision: Precision) -> st
         # a ratio govrl computes, not a recorded number: three significant figures say it
         return format_number(float(f"{value:.3g}"))
     return format_number(value)
+
+
+def _legible_reason(g: GateResult, precision: Precision) -> str:
+    """A gate's reason with its numbers to its evidence's precision; the gate writes them in
+    full (``%g``), which shows a computed ratio as 0.0115719."""
+    if None in (g.observed, g.threshold, g.comparator, g.bound) or g.status is Status.INSUFFICIENT:
+        return g.reason
+    verb = "meets" if g.status is Status.PASS else "misses"
+    raw = f"{g.evidence}: {g.bound} {g.observed:g} {verb} {g.comparator} {g.threshold:g}"
+    if g.reason != raw:
+        return g.reason  # a reason of another shape says its numbers its own way
+    observed = _gate_number(g, g.observed, precision)
+    return f"{g.evidence}: {g.bound} {observed} {verb} {g.comparator} {format_number(g.threshold)}"
+
+
+def _legible(decision: Decision, precision: Precision) -> Decision:
+    """The decision with every gate reason, and the blockers and conditions quoting one,
+    restated through the one number formatter."""
+    restated = {g.reason: _legible_reason(g, precision) for g in decision.gates}
+    restated = {raw: nice for raw, nice in restated.items() if raw != nice}
+    if not restated:
+        return decision
+
+    def tidy(text: str) -> str:
+        for raw, nice in restated.items():
+            text = text.replace(raw, nice)
+        return text
+
+    return replace(
+        decision,
+        gates=[replace(g, reason=tidy(g.reason)) for g in decision.gates],
+        blockers=[tidy(t) for t in decision.blockers],
+        conditions=[tidy(t) for t in decision.conditions],
+        notes=[tidy(t) for t in decision.notes],
+        condition_items=[replace(c, text=tidy(c.text)) for c in decision.condition_items],
+    )
 
 
 def _marginal(g: GateResult) -> bool:
@@ -788,8 +877,8 @@ def build_view(
 
     A ``draft`` names its signers but gets no signature boxes: it cannot be signed.
     """
-    decision = report.decision
     precision = _precision(record)
+    decision = _legible(report.decision, precision)
     stage = decision.stage or record.deployment.requested_stage
     title = TITLES[kind]
     view = View(
@@ -829,4 +918,38 @@ def build_view(
         draft_problems=list(draft_problems or []),
     )
     _charts(view, decision.gates)
+    _dossier(view, decision)
     return view
+
+
+def _glossary_texts(view: View, decision: Decision) -> list[str]:
+    """What a document prints that may use an abbreviation: the record's text, the
+    decision's reasons, and the column heads and estimator names the templates write."""
+    ev = view.record.evaluation
+    texts = [view.record.model_dump_json(), *decision.blockers, *decision.conditions]
+    texts += [*decision.notes, *(g.reason for g in decision.gates)]
+    if ev.off_policy or any(s.ess is not None for s in ev.subgroups):
+        texts.append("ESS")
+    if ev.ood_detection is not None:
+        texts.append("AUROC")
+    if any(m.ci_low is not None or m.ci_high is not None for m in ev.metrics):
+        texts.append("CI")
+    return texts
+
+
+def _dossier(view: View, decision: Decision) -> None:
+    record = view.record
+    view.hazards = dossier_view.hazard_log(record, decision)
+    view.register = dossier_view.evidence_register(record)
+    view.reviewers = dossier_view.reviewers(record, ROLE_LABELS)
+    view.glossary = dossier_view.glossary(_glossary_texts(view, decision))
+    view.provenance = provenance_rows(record)
+    view.control = DocumentControl(
+        document_id=view.digest,
+        policy=view.policy,
+        policy_digest=view.policy_digest,
+        version=record.system.version,
+        date=view.date,
+        generator=f"govrl {view.govrl_version}",
+        previous=dossier_view.previous_revision(record),
+    )

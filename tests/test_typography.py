@@ -1,0 +1,120 @@
+"""Every kind of document, as PDF and Markdown, shows text whole and numbers to the precision
+their evidence supports: nothing cut short with an ellipsis, no raw float."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from govrl.documents.numbers import decimals_for, format_number
+from govrl.documents.render import Format, Kind, render
+from govrl.record import AssessmentRecord
+from govrl.record.files import load_record
+from govrl.review.checklist import ChecklistLibrary
+from govrl.review.policy import Policy, load_policy
+from tests.support.paths import EXAMPLES
+
+pytestmark = [pytest.mark.pdf, pytest.mark.slow]
+
+DATE = dt.date(2026, 5, 1)
+EXAMPLES_POLICIES = {"sepsis-offline-rl": "sepsis", "grid-frequency-control": "grid"}
+KINDS = list(Kind)
+LIBRARY = ChecklistLibrary.discover()
+# Five or more decimals carrying four or more significant digits is float noise or a computed
+# ratio printed raw (0.30000000000000004, 0.0115719), never a reading; 0.00762 is a reading.
+DECIMAL = re.compile(r"(?<![\w.:])\d+\.\d{5,}(?![\w.])")
+ELLIPSIS = re.compile(r"…|\w\.\.\.(?!\.)")
+
+
+def _example(name: str) -> tuple[AssessmentRecord, Policy]:
+    record = load_record(EXAMPLES / f"{name}.yaml").record
+    return record, load_policy(EXAMPLES / "policies" / f"{EXAMPLES_POLICIES[name]}.yaml")
+
+
+def _pdf_text(content: bytes, folder: Path) -> str:
+    pdf = folder / "document.pdf"
+    pdf.write_bytes(content)
+    done = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def texts(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, Kind, Format], str]:
+    """The text of every kind for both examples: the PDF read back, and the Markdown."""
+    folder = tmp_path_factory.mktemp("typography")
+    found = {}
+    for name in EXAMPLES_POLICIES:
+        record, policy = _example(name)
+        for kind in KINDS:
+            for fmt in (Format.PDF, Format.MD):
+                done = render(record, kind=kind, fmt=fmt, policy=policy, library=LIBRARY, on=DATE)
+                text = (
+                    _pdf_text(done.content, folder) if fmt is Format.PDF else done.content.decode()
+                )
+                found[(name, kind, fmt)] = text
+    return found
+
+
+CASES = [
+    pytest.param(name, kind, fmt, id=f"{name}-{kind.value}-{fmt.value}")
+    for name in EXAMPLES_POLICIES
+    for kind in KINDS
+    for fmt in (Format.PDF, Format.MD)
+]
+
+
+@pytest.mark.parametrize(("name", "kind", "fmt"), CASES)
+def test_no_text_is_cut_short(
+    texts: dict[tuple[str, Kind, Format], str], name: str, kind: Kind, fmt: Format
+) -> None:
+    text = texts[(name, kind, fmt)]
+    assert text.strip(), "the document has no text to check"
+    found = ELLIPSIS.search(text)
+    assert found is None, text[max(0, found.start() - 80) : found.end() + 20]
+
+
+@pytest.mark.parametrize(("name", "kind", "fmt"), CASES)
+def test_no_number_is_printed_raw(
+    texts: dict[tuple[str, Kind, Format], str], name: str, kind: Kind, fmt: Format
+) -> None:
+    text = texts[(name, kind, fmt)]
+    raw = [t for t in DECIMAL.findall(text) if len(t.replace(".", "").lstrip("0")) >= 4]
+    assert not raw, f"numbers printed with float noise or unrounded: {sorted(set(raw))}"
+
+
+def _noisy(record: AssessmentRecord) -> AssessmentRecord:
+    """The record with every estimate that has an interval given float noise beyond it, as a
+    computation upstream might leave it: 0.201 recorded as 0.20100000123."""
+    data = record.model_dump(mode="json", exclude_none=True)
+    ev = data["evaluation"]
+    for entry in [*ev["metrics"], *ev["off_policy"], *ev["stress_tests"], *ev["subgroups"]]:
+        if "ci_low" in entry and "ci_high" in entry and "value" in entry:
+            entry["value"] = entry["value"] + 1.23e-9
+            entry.get("provenance", {}).pop("value_sha256", None)
+    return AssessmentRecord.model_validate(data)
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES_POLICIES))
+@pytest.mark.parametrize("kind", [Kind.MODEL_CARD, Kind.APPROVAL])
+def test_estimates_are_shown_to_their_intervals_precision(name: str, kind: Kind) -> None:
+    record, policy = _example(name)
+    noisy = _noisy(record)
+    text = render(noisy, kind=kind, fmt=Format.MD, policy=policy, library=LIBRARY, on=DATE)
+    shown = text.content.decode()
+    ev = noisy.evaluation
+    checked = 0
+    for x in [*ev.metrics, *ev.off_policy, *ev.stress_tests, *ev.subgroups]:
+        if x.ci_low is None or x.ci_high is None or x.value is None:
+            continue
+        assert decimals_for(x.ci_low, x.ci_high) is not None
+        assert repr(float(x.value)) not in shown, repr(float(x.value))
+        if kind is Kind.MODEL_CARD:
+            rounded = format_number(x.value, x.ci_low, x.ci_high)
+            assert re.search(rf"(?<![\d.]){re.escape(rounded)}(?!\d)", shown), rounded
+        checked += 1
+    assert checked, "the example records no estimate with an interval"
+    assert not [t for t in DECIMAL.findall(shown) if len(t.replace(".", "").lstrip("0")) >= 4]
