@@ -23,8 +23,19 @@ a freshly parsed document for both. govrl also checks the record, roles and expi
 reads what the signatures approve from the revision the earliest one covers. A second
 row compares bare pyHanko with its default policy, which govrl's rules replace.
 
-Prints medians of paired runs and ratios (govrl / bare); absolute times on a shared
-machine are noisy, ratios less so. `--profile` adds a cProfile breakdown of govrl's calls.
+batch: N copies of the approval signed by the owner in one `python -m govrl sign` call
+(one key, one passphrase, `-o DIR`) against N separate calls, each a fresh process as a
+user or a script would run them, for N = 1, 2, 4, 8, 20 (`--quick`: up to 8), and how
+one call's time grows with N.
+
+pages: `verify_pdf` on the grid approval grown with more subgroup results (more pages,
+the same four signatures) against the plain one, next to the ratio linear growth in
+pages would give.
+
+Prints median times and, per row, the min/median/max over interleaved rounds of the
+ratio (govrl / bare, one call / N calls); absolute times on a shared machine are noisy,
+ratios less so. `--only` runs one part; `--profile` adds a cProfile breakdown of govrl's
+calls.
 """
 
 from __future__ import annotations
@@ -34,9 +45,11 @@ import cProfile
 import datetime as dt
 import io
 import logging
+import os
 import pstats
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -55,15 +68,28 @@ RUNS = 15
 SIGN_ROLE = "owner"
 
 
-def paired_medians(*actions: Any) -> list[float]:
-    """Median times of actions run in turn, so background load hits all alike."""
+def paired_runs(*actions: Any, runs: int = RUNS) -> list[list[float]]:
+    """Seconds of each action over ``runs`` rounds, run in turn within a round, so that
+    background load hits all of them alike."""
     times: list[list[float]] = [[] for _ in actions]
-    for _ in range(RUNS):
+    for _ in range(runs):
         for action, bucket in zip(actions, times, strict=True):
             start = time.perf_counter()
             action()
             bucket.append(time.perf_counter() - start)
-    return [statistics.median(bucket) for bucket in times]
+    return times
+
+
+def ratio_line(label: str, ours: list[float], other: list[float]) -> str:
+    """Median seconds of both, and min/median/max of the per-round ratio ours / other."""
+    ratios = [a / b for a, b in zip(ours, other, strict=True)]
+    return (
+        f"{label:44} {statistics.median(ours):8.3f} {statistics.median(other):8.3f} "
+        f"{min(ratios):6.2f} {statistics.median(ratios):6.2f} {max(ratios):6.2f}"
+    )
+
+
+HEADER = f"{'operation':44} {'govrl s':>8} {'other s':>8} {'min':>6} {'median':>6} {'max':>6}"
 
 
 class Setup:
@@ -250,7 +276,7 @@ def verify_actions(setup: Setup) -> tuple[Any, Any, Any]:
 # ---------------------------------------------------------------- report
 
 
-def measure(setup: Setup) -> None:
+def measure(setup: Setup, runs: int) -> None:
     govrl_sign, bare_sign, bare_whole, bare_default = sign_actions(setup)
     govrl_verify, bare_verify, bare_default_verify = verify_actions(setup)
     actions = (govrl_sign, bare_sign, bare_whole, bare_default, govrl_verify, bare_verify)
@@ -260,23 +286,151 @@ def measure(setup: Setup) -> None:
     size = setup.approval.stat().st_size / 1000
     print(
         f"approval: {EXAMPLE.name}, {setup.pages} pages, {size:.0f} kB, "
-        f"fields {', '.join(setup.roles)}; median of {RUNS} paired runs"
+        f"fields {', '.join(setup.roles)}; {runs} interleaved rounds; ratio govrl / bare"
     )
-    print(f"{'operation':42} {'govrl s':>8} {'bare s':>8} {'ratio':>6}")
-    ours, same, whole, default = paired_medians(govrl_sign, bare_sign, bare_whole, bare_default)
-    print(f"{'sign ' + SIGN_ROLE + ' (same stamp and font)':42} {ours:8.3f} {same:8.3f} "
-          f"{ours / same:6.2f}")  # fmt: skip
-    print(f"{'sign ' + SIGN_ROLE + ' (whole Noto Sans)':42} {ours:8.3f} {whole:8.3f} "
-          f"{ours / whole:6.2f}")  # fmt: skip
-    print(f"{'sign ' + SIGN_ROLE + ' (pyHanko default stamp)':42} {ours:8.3f} {default:8.3f} "
-          f"{ours / default:6.2f}")  # fmt: skip
-    ours, bare, default = paired_medians(govrl_verify, bare_verify, bare_default_verify)
+    print(HEADER)
+    ours, same, whole, default = paired_runs(
+        govrl_sign, bare_sign, bare_whole, bare_default, runs=runs
+    )
+    print(ratio_line(f"sign {SIGN_ROLE} (same stamp and font)", ours, same))
+    print(ratio_line(f"sign {SIGN_ROLE} (whole Noto Sans)", ours, whole))
+    print(ratio_line(f"sign {SIGN_ROLE} (pyHanko default stamp)", ours, default))
+    ours, bare, default = paired_runs(govrl_verify, bare_verify, bare_default_verify, runs=runs)
     label = f"verify {signatures} signatures"
-    print(f"{label + ' (same change policy)':42} {ours:8.3f} {bare:8.3f} {ours / bare:6.2f}")
-    print(
-        f"{label + ' (pyHanko default policy)':42} {ours:8.3f} {default:8.3f} {ours / default:6.2f}"
-    )
+    print(ratio_line(label + " (same change policy)", ours, bare))
+    print(ratio_line(label + " (pyHanko default policy)", ours, default))
     print("target: govrl within 1.20x of bare")
+
+
+# ---------------------------------------------------------------- many documents per call
+
+
+def _cli(*args: str | Path) -> None:
+    """``python -m govrl ARGS`` in a fresh process, as a user runs it; fails loudly."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("GOVRL_KEY_PASSPHRASE", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "govrl", *map(str, args)], capture_output=True, env=env
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"govrl {args[0]} failed: {done.stderr.decode(errors='replace')}")
+
+
+def batch_actions(setup: Setup, count: int) -> tuple[Any, Any]:
+    """``count`` approvals signed by the owner in one `govrl sign` call, and in ``count``."""
+    folder = setup.folder / f"batch-{count}"
+    inputs = folder / "in"
+    inputs.mkdir(parents=True)
+    copies = [inputs / f"approval-{n}.pdf" for n in range(count)]
+    for copy in copies:
+        shutil.copyfile(setup.approval, copy)
+    secret = folder / "passphrase.txt"
+    secret.write_bytes(PASSPHRASE)
+    files = setup.key_files[SIGN_ROLE]
+    common = ("--key", files.key, "--cert", files.cert, "--role", SIGN_ROLE,
+              "--policy", POLICY, "--passphrase-file", secret)  # fmt: skip
+
+    def fresh(name: str) -> Path:
+        out = folder / name
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir()
+        return out
+
+    def one_call() -> None:
+        _cli("sign", *copies, *common, "-o", fresh("one"))
+
+    def separate_calls() -> None:
+        out = fresh("separate")
+        for copy in copies:
+            _cli("sign", copy, *common, "-o", out / copy.name)
+
+    return one_call, separate_calls
+
+
+def measure_batches(setup: Setup, counts: list[int], runs: int) -> None:
+    print(
+        f"\nsign N approvals: one `govrl sign` call against N calls, each a fresh process; "
+        f"{runs} interleaved rounds; ratio one call / N calls"
+    )
+    print(HEADER.replace("govrl s", "1 call s").replace("other s", "N calls s"))
+    per_document = []
+    for count in counts:
+        one, separate = batch_actions(setup, count)
+        ones, separates = paired_runs(one, separate, runs=runs)
+        print(ratio_line(f"sign {count} approval(s)", ones, separates))
+        per_document.append((count, statistics.median(ones)))
+    print("one call's cost as it grows (median s; s per document beyond the first):")
+    (first_count, first), *rest = per_document
+    for count, seconds in rest:
+        extra = (seconds - first) / (count - first_count)
+        print(f"  {count:3} documents {seconds:7.3f} s  {extra:6.3f} s/document")
+    print("target: 20 in one call at least 5x faster than 20 calls (ratio at most 0.20)")
+
+
+# ---------------------------------------------------------------- pages
+
+
+def grown_record(extra: int) -> Any:
+    """The example record with ``extra`` more subgroup results: more pages, same signers."""
+    import copy
+
+    from govrl.record import AssessmentRecord
+    from govrl.yamlio import load
+
+    data = copy.deepcopy(load(EXAMPLE).data)
+    first = data["evaluation"]["subgroups"][0]
+    data["evaluation"]["subgroups"] += [
+        {**first, "attribute": "feeder", "group": f"feeder F{n:03d}", "value": 35 + n % 9,
+         "ci_low": 33 + n % 9, "ci_high": 37.5 + n % 9}
+        for n in range(extra)
+    ]  # fmt: skip
+    return AssessmentRecord.model_validate(data)
+
+
+def measure_pages(setup: Setup, extras: list[int], runs: int) -> None:
+    """verify's time against the page count, every approval signed by all four roles."""
+    from govrl.documents.render import Kind, render
+    from govrl.documents.signing import sign_pdf
+    from govrl.documents.verification import verify_pdf
+
+    signed: list[tuple[int, Path]] = []
+    for extra in extras:
+        rendered = render(
+            grown_record(extra), kind=Kind.APPROVAL, policy=setup.policy,
+            library=setup.library, on=DATE,
+        )  # fmt: skip
+        current = setup.folder / f"pages-{extra}.pdf"
+        current.write_bytes(rendered.content)
+        for n, role in enumerate(rendered.signature_fields):
+            out = setup.folder / f"pages-{extra}-{n}.pdf"
+            sign_pdf(
+                current, out, setup.creds[role], role,
+                policy=setup.policy, library=setup.library, today=DATE,
+            )  # fmt: skip
+            current = out
+        signed.append((rendered.pages, current))
+
+    def verifier(path: Path) -> Any:
+        def action() -> None:
+            report = verify_pdf(path, policy=setup.policy, trust=setup.trust, today=CHECKED_ON)
+            assert report.ok, report.problems
+
+        return action
+
+    actions = [verifier(path) for _, path in signed]
+    for action in actions:
+        action()
+    times = paired_runs(*actions, runs=runs)
+    base_pages, base = signed[0][0], times[0]
+    print(f"\nverify against pages (4 signatures; {runs} interleaved rounds):")
+    print(f"{'pages':>6} {'median s':>9} {'ratio to ' + str(base_pages) + ' pages':>20} "
+          f"{'min':>6} {'median':>6} {'max':>6} {'linear':>7}")  # fmt: skip
+    for (pages, _), seconds in zip(signed, times, strict=True):
+        ratios = [a / b for a, b in zip(seconds, base, strict=True)]
+        print(f"{pages:6} {statistics.median(seconds):9.3f} {'':20} {min(ratios):6.2f} "
+              f"{statistics.median(ratios):6.2f} {max(ratios):6.2f} "
+              f"{pages / base_pages:7.2f}")  # fmt: skip
+    print("target: each ratio within 1.5x of linear (the last column)")
 
 
 def profile(setup: Setup, count: int = 5) -> None:
@@ -286,20 +440,20 @@ def profile(setup: Setup, count: int = 5) -> None:
     govrl_sign(), govrl_verify()
     watched = {
         "sign": [
-            ("govrl/signing.py", "sign_pdf"),
-            ("govrl/pdfrecord.py", "open_pdf"),
+            ("govrl/documents/signing.py", "sign_pdf"),
+            ("govrl/documents/pdffile.py", "open_pdf"),
             ("pyhanko/pdf_utils/reader.py", "__init__"),
-            ("govrl/pdfrecord.py", "_attachment"),
-            ("govrl/signing.py", "record_of"),
-            ("govrl/signing.py", "preflight"),
-            ("govrl/gate.py", "decide"),
-            ("govrl/signing.py", "signature_fields"),
+            ("govrl/documents/pdffile.py", "_attachment"),
+            ("govrl/documents/signing.py", "record_of"),
+            ("govrl/documents/signing.py", "preflight"),
+            ("govrl/review/gate.py", "decide"),
+            ("govrl/documents/signing.py", "signature_fields"),
             ("pyhanko/pdf_utils/incremental_writer.py", "__init__"),
-            ("govrl/signing.py", "_signer"),
+            ("govrl/documents/signing.py", "_signer"),
             ("pyhanko/sign/signers/pdf_signer.py", "sign_pdf"),
             ("pyhanko/pdf_utils/font/opentype.py", "prepare_write"),
             ("pyhanko/pdf_utils/font/opentype.py", "_extract_subset"),
-            ("govrl/fsutil.py", "write_atomic"),
+            ("govrl/atomicfile.py", "write_atomic"),
             ("~", "<built-in method posix.fsync>"),
         ],
         "verify": [
@@ -313,8 +467,8 @@ def profile(setup: Setup, count: int = 5) -> None:
             ("govrl/documents/verification.py", "_check_signature"),
             ("govrl/documents/trust.py", "judge_signature"),
             ("pyhanko/sign/validation/__init__.py", "validate_pdf_signature"),
-            ("govrl/documents/change_rules.py", "review_file"),
-            ("govrl/documents/change_rules.py", "apply"),
+            ("govrl/documents/change_policy.py", "review_file"),
+            ("govrl/documents/change_policy.py", "apply"),
             ("pyhanko/pdf_utils/reader.py", "_load_reverse_xref_cache"),
             ("pyhanko/sign/validation/pdf_embedded.py", "compute_digest"),
             ("pyhanko/pdf_utils/reader.py", "_read_object"),
@@ -353,12 +507,27 @@ def profile(setup: Setup, count: int = 5) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", action="store_true", help="add a cProfile breakdown")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer rounds and smaller batches (1, 2, 4, 8)"
+    )
+    parser.add_argument(
+        "--only",
+        choices=["library", "batch", "pages"],
+        help="one part: govrl against bare pyHanko, one call against many, or pages",
+    )
     options = parser.parse_args()
     logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # as verify_pdf sets it, for both
     folder = Path(tempfile.mkdtemp(prefix="govrl-bench-sign-"))
+    runs = 5 if options.quick else RUNS
     try:
         setup = Setup(folder)
-        measure(setup)
+        if options.only in (None, "library"):
+            measure(setup, runs)
+        if options.only in (None, "batch"):
+            counts = [1, 2, 4, 8] if options.quick else [1, 2, 4, 8, 20]
+            measure_batches(setup, counts, runs=2 if options.quick else 3)
+        if options.only in (None, "pages"):
+            measure_pages(setup, [0, 60] if options.quick else [0, 60, 150], runs)
         if options.profile:
             profile(setup)
     finally:

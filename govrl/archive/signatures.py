@@ -126,12 +126,17 @@ def _run(tasks: Iterator[_Task], count: int, jobs: int | None) -> Iterator[Check
 
 def _work(task: _Task) -> Checked:
     document, name, policy, policy_key, roots, on = task
+    return check_bytes(
+        document, name, policy=_load_policy(policy, policy_key), trust=_trust(roots), today=on
+    )
+
+
+@cache
+def _trust(roots: tuple[bytes, ...]) -> list[x509.Certificate] | None:
+    """The trust anchors, parsed once per process rather than once per document."""
     from cryptography import x509
 
-    trust = [x509.load_der_x509_certificate(der) for der in roots] or None
-    return check_bytes(
-        document, name, policy=_load_policy(policy, policy_key), trust=trust, today=on
-    )
+    return [x509.load_der_x509_certificate(der) for der in roots] or None
 
 
 @cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -212,7 +213,9 @@ def add(
                 err=True,
             )
     results, refused = [], []
-    for pdf in pdfs:
+    for number, pdf in enumerate(pdfs, start=1):
+        if len(pdfs) > 1 and not as_json and sys.stderr.isatty():
+            echo_line(f"[{number}/{len(pdfs)}] adding {pdf}", err=True)
         try:
             result = target.add(
                 pdf,
@@ -266,6 +269,8 @@ def add(
             }
         )
     if refused:
+        if len(pdfs) > 1 and not as_json:
+            echo_line(f"{len(refused)} of {len(pdfs)} documents refused", err=True)
         raise SystemExit(1)
 
 

@@ -6,20 +6,26 @@ import datetime as dt
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from govrl.cli.options import (
     CHECKLIST_DIRS,
     EXISTING_FILE,
-    FILE,
     OVERWRITE,
     POLICY,
     echo_json,
     echo_line,
+    echo_text,
     trust_anchors,
 )
 from govrl.config import TrustRequest
+from govrl.errors import GovrlError
+
+if TYPE_CHECKING:
+    from govrl.documents.trust import Anchors
+    from govrl.documents.verification import VerifyReport
 
 PASSPHRASE_ENV = "GOVRL_KEY_PASSPHRASE"
 PASSPHRASE_FILE = click.option(
@@ -132,13 +138,24 @@ def keys_import(bundle: Path, name: str, out_dir: Path, passphrase_file: Path | 
 
 
 @click.command()
-@click.argument("pdf", type=EXISTING_FILE)
+@click.argument("pdfs", metavar="PDF...", nargs=-1, required=True, type=EXISTING_FILE)
 @click.option("--key", "key_path", type=EXISTING_FILE, help="The reviewer's PEM key.")
 @click.option("--cert", "cert_path", type=EXISTING_FILE, help="The reviewer's certificate (PEM).")
 @click.option("--chain", type=EXISTING_FILE, multiple=True, help="Intermediate certificates.")
 @click.option("--pkcs12", type=EXISTING_FILE, help="A PKCS#12 bundle instead of --key/--cert.")
 @click.option("--role", required=True, help="The role to sign as: the signature field's name.")
-@click.option("-o", "--output", type=FILE, required=True, help="Where to write the signed PDF.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Where to write the signed PDF; with several PDFs, a folder (made if missing) "
+    "that gets each under its own name.",
+)
+@click.option(
+    "--suffix",
+    help="Instead of -o: write each signed PDF next to its input, its name ending in "
+    "SUFFIX (e.g. -signed: approval.pdf gives approval-signed.pdf).",
+)
 @click.option("--tsa", help="URL of an RFC 3161 timestamp authority (PAdES B-T).")
 @click.option(
     "--trust",
@@ -154,13 +171,14 @@ def keys_import(bundle: Path, name: str, out_dir: Path, passphrase_file: Path | 
 @CHECKLIST_DIRS
 @PASSPHRASE_FILE
 def sign(
-    pdf: Path,
+    pdfs: tuple[Path, ...],
     key_path: Path | None,
     cert_path: Path | None,
     chain: tuple[Path, ...],
     pkcs12: Path | None,
     role: str,
-    output: Path,
+    output: Path | None,
+    suffix: str | None,
     tsa: str | None,
     sign_trust: tuple[Path, ...],
     force: bool,
@@ -169,37 +187,39 @@ def sign(
     checklist_dirs: tuple[Path, ...],
     passphrase_file: Path | None,
 ) -> None:
-    """Add one reviewer's PAdES signature to an approval or a model card, incrementally.
+    """Add one reviewer's PAdES signature to approvals or model cards, incrementally.
 
     Refuses a document whose record fails its gate, or a role the policy does
     not ask for, unless --force (which the signature then records). Refuses,
     even forced, a draft (render --draft), a certificate not issued for ROLE, a
-    CA's, or one whose key usage does not allow signing; and an -o that is the
-    input or a signed PDF.
+    CA's, or one whose key usage does not allow signing; and an output that is
+    an input or a signed PDF.
+
+    Several PDFs are signed with one key and one passphrase; a refused one is
+    reported and left unwritten while the others are signed, and the command
+    then exits 1.
     """
     from govrl.documents.keys import check_validity, load_credentials, load_pkcs12
-    from govrl.documents.pdffile import open_pdf, refuse_draft
-    from govrl.documents.signing import sign_pdf
-    from govrl.errors import GovrlError, UsageError
-    from govrl.outputs import check_output
+    from govrl.documents.signing import SignBatch
+    from govrl.errors import UsageError
     from govrl.review.checklist import ChecklistLibrary
     from govrl.review.policy import load_policy
 
     if pkcs12 is None and (key_path is None or cert_path is None):
         raise UsageError("give --key and --cert, or --pkcs12")
-    check_output(output, inputs=[pdf], overwrite=overwrite)
+    targets = _sign_targets(pdfs, output, suffix, overwrite=overwrite)
+    batch = SignBatch(
+        role,
+        policy=load_policy(policy_path),
+        policy_given=policy_path is not None,
+        library=ChecklistLibrary.discover(checklist_dirs),
+        force=force,
+    )
     # A draft, or a document rendered under another policy than the one that would judge
     # this signature, is refused before anyone is asked for a passphrase.
-    doc = open_pdf(pdf)
-    refuse_draft(doc, "signed")  # sign_pdf refuses it too
-    policy = load_policy(policy_path)
-    stated = doc.approved
-    if policy_path is None and stated.policy_digest and stated.policy_digest != policy.digest:
-        raise GovrlError(
-            f"{pdf}: rendered under policy {stated.policy} (file {stated.policy_digest}), "
-            f"not govrl's shipped default ({policy.digest})",
-            hint="pass --policy with the policy file the document was rendered under",
-        )
+    failed = [_refused(pdf, exc) for pdf, exc in batch.open_all(list(targets))]
+    if not batch.ready:
+        raise SystemExit(1)
     secret = passphrase(passphrase_file)
     if pkcs12 is not None:
         creds = load_pkcs12(pkcs12, secret)
@@ -213,21 +233,75 @@ def sign(
         from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
 
         timestamper = RequestsHTTPTimeStamper(tsa, timeout=10)  # type: ignore[no-untyped-call]
-    result = sign_pdf(
-        pdf,
-        output,
-        creds,
-        role,
-        policy=policy,
-        library=ChecklistLibrary.discover(checklist_dirs),
-        force=force,
-        timestamper=timestamper,
-        validation_context=context,
-    )
-    echo_line(f"signed {output} as {role} ({result.signer}), record {result.digest}")
-    echo_line(f"  {embedded}")
-    for reason in result.forced_because:
-        echo_line(f"warning: forced past: {reason}", err=True)
+    total = len(batch.ready)
+    for number, pdf in enumerate(list(batch.ready), start=1):
+        if total > 1 and sys.stderr.isatty():
+            echo_line(f"[{number}/{total}] signing {pdf}", err=True)
+        try:
+            result = batch.sign(
+                pdf, targets[pdf], creds, timestamper=timestamper, validation_context=context
+            )
+        except GovrlError as exc:
+            if exc.exit_code != 1:
+                raise  # the environment or the command itself, not this document
+            failed.append(_refused(pdf, exc))
+            continue
+        echo_line(f"signed {result.output} as {role} ({result.signer}), record {result.digest}")
+        echo_line(f"  {embedded}")
+        for reason in result.forced_because:
+            echo_line(f"warning: forced past: {reason}", err=True)
+    if failed:
+        if len(pdfs) > 1:
+            echo_line(f"{len(failed)} of {len(pdfs)} documents not signed", err=True)
+        raise SystemExit(1)
+
+
+def _refused(pdf: Path, exc: GovrlError) -> Path:
+    """Report why ``pdf`` was not signed; the message names the file."""
+    text = exc.diagnostics()
+    echo_text(f"error: {text if str(pdf) in text else f'{pdf}: {text}'}", err=True)
+    return pdf
+
+
+def _sign_targets(
+    pdfs: tuple[Path, ...], output: Path | None, suffix: str | None, *, overwrite: bool
+) -> dict[Path, Path]:
+    """Each input and where its signed copy goes, every one checked before any is signed."""
+    from govrl.errors import UsageError
+    from govrl.outputs import check_output
+
+    if (output is None) == (suffix is None):
+        raise UsageError("give -o (a file, or a folder for several PDFs) or --suffix")
+    if len(set(pdfs)) != len(pdfs):
+        raise UsageError("a PDF is named twice")
+    if suffix is not None:
+        if not suffix or "/" in suffix or os.sep in suffix or suffix in (".", ".."):
+            raise UsageError(f"--suffix {suffix!r} must be a plain name ending, e.g. -signed")
+        targets = {pdf: pdf.with_name(f"{pdf.stem}{suffix}{pdf.suffix}") for pdf in pdfs}
+    else:
+        assert output is not None
+        if len(pdfs) == 1 and not output.is_dir():
+            targets = {pdfs[0]: output}
+        else:
+            if output.exists() and not output.is_dir():
+                raise UsageError(
+                    f"-o {output} is a file; with several PDFs -o names a folder",
+                    hint="give a folder, or --suffix",
+                )
+            targets = {pdf: output / pdf.name for pdf in pdfs}
+    written = [target.resolve() for target in targets.values()]
+    if len(set(written)) != len(written):
+        raise UsageError(
+            "two PDFs would be written to the same file", hint="use --suffix, or rename one"
+        )
+    for target in targets.values():
+        check_output(target, inputs=pdfs, overwrite=overwrite)
+    if output is not None and len(pdfs) > 1:
+        try:
+            output.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"-o {output}: cannot make this folder ({exc.strerror})") from None
+    return targets
 
 
 def _embedding_context(flags: tuple[Path, ...]) -> tuple[object, str]:
@@ -246,7 +320,7 @@ def _embedding_context(flags: tuple[Path, ...]) -> tuple[object, str]:
 
 
 @click.command()
-@click.argument("pdf", type=EXISTING_FILE)
+@click.argument("pdfs", metavar="PDF...", nargs=-1, required=True, type=EXISTING_FILE)
 @trust_anchors
 @POLICY
 @click.option(
@@ -261,9 +335,9 @@ def _embedding_context(flags: tuple[Path, ...]) -> tuple[object, str]:
     help="Accept signatures forced past a refusal and a decision other than approve; "
     "the verdict says so.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (a list for several PDFs).")
 def verify(
-    pdf: Path,
+    pdfs: tuple[Path, ...],
     trust: TrustRequest,
     policy_path: Path | None,
     at_date: dt.datetime | None,
@@ -273,47 +347,69 @@ def verify(
     """Check signatures, later changes, the embedded record, required roles and expiry.
 
     Each signer's certificate is judged as of the signing time and must chain to a
-    trust anchor. Exits 0 only when every check holds.
+    trust anchor. Several PDFs are each reported; exits 0 only when every check
+    holds for every one.
     """
     from govrl.documents.trust import resolve_anchors
     from govrl.documents.verification import verify_pdf
     from govrl.review.policy import load_policy
 
     anchors = resolve_anchors(trust, what="`govrl verify`")
+    policy = load_policy(policy_path)
     today = at_date.date() if at_date else None
-    report = verify_pdf(
-        pdf,
-        policy=load_policy(policy_path),
-        trust=anchors,
-        today=today,
-        accept_forced=accept_forced,
-    )
-    if as_json:
-        echo_json(report.as_dict())
-    else:
-        where = f"trust anchors from {anchors.source}" if anchors.checked else anchors.source
-        echo_line(f"{pdf}: {report.verdict} ({where})")
-        echo_line(f"  record {report.record_digest}")
-        for s in report.signatures:
-            trusted = {None: "NOT TRUST-CHECKED", True: "trusted", False: "UNTRUSTED"}[s.trusted]
-            state = "intact" if s.intact else "BROKEN"
-            echo_line(
-                f"  {s.role:24} {s.signer:28} {s.signed_at or '?':25} {state}, {trusted}, "
-                f"{s.signing_time}, later changes: {s.later_changes}"
+    reports: list[dict[str, object]] = []
+    failed = 0
+    for number, pdf in enumerate(pdfs, start=1):
+        if len(pdfs) > 1 and sys.stderr.isatty():
+            echo_line(f"[{number}/{len(pdfs)}] verifying {pdf}", err=True)
+        try:
+            report = verify_pdf(
+                pdf, policy=policy, trust=anchors, today=today, accept_forced=accept_forced
             )
-        echo_line(f"  required roles: {', '.join(report.required_roles) or 'none'}")
-        echo_line(f"  valid until: {report.valid_until or 'not stated'}")
-        stated = report.policy or "not stated"
-        if report.policy_digest:
-            stated += f", file {report.policy_digest}"
-        echo_line(f"  rendered under policy: {stated}")
-        echo_line(f"  templates: {report.template or 'not stated'}")
-        for warning in report.warnings:
-            echo_line(f"warning: {warning}", err=True)
-        for problem in report.problems:
-            echo_line(f"problem: {problem}", err=True)
-    if not report.ok:
+        except GovrlError as exc:
+            if exc.exit_code != 1 or len(pdfs) == 1:
+                raise
+            failed += 1
+            reports.append({"file": str(pdf), "ok": False, "error": exc.diagnostics()})
+            if not as_json:
+                _refused(pdf, exc)
+            continue
+        failed += not report.ok
+        if as_json:
+            reports.append(report.as_dict())
+        else:
+            _print_verdict(pdf, report, anchors)
+    if as_json:
+        echo_json(reports if len(pdfs) > 1 else reports[0])
+    elif len(pdfs) > 1:
+        echo_line(f"{len(pdfs) - failed} of {len(pdfs)} documents verified")
+    if failed:
         raise SystemExit(1)
+
+
+def _print_verdict(pdf: Path, report: VerifyReport, anchors: Anchors) -> None:
+    """One document's verdict: a line per signature, warnings and problems on stderr."""
+    where = f"trust anchors from {anchors.source}" if anchors.checked else anchors.source
+    echo_line(f"{pdf}: {report.verdict} ({where})")
+    echo_line(f"  record {report.record_digest}")
+    for s in report.signatures:
+        trusted = {None: "NOT TRUST-CHECKED", True: "trusted", False: "UNTRUSTED"}[s.trusted]
+        state = "intact" if s.intact else "BROKEN"
+        echo_line(
+            f"  {s.role:24} {s.signer:28} {s.signed_at or '?':25} {state}, {trusted}, "
+            f"{s.signing_time}, later changes: {s.later_changes}"
+        )
+    echo_line(f"  required roles: {', '.join(report.required_roles) or 'none'}")
+    echo_line(f"  valid until: {report.valid_until or 'not stated'}")
+    stated = report.policy or "not stated"
+    if report.policy_digest:
+        stated += f", file {report.policy_digest}"
+    echo_line(f"  rendered under policy: {stated}")
+    echo_line(f"  templates: {report.template or 'not stated'}")
+    for warning in report.warnings:
+        echo_line(f"warning: {pdf}: {warning}", err=True)
+    for problem in report.problems:
+        echo_line(f"problem: {pdf}: {problem}", err=True)
 
 
 COMMANDS = [keys, sign, verify]

@@ -30,6 +30,8 @@ from govrl.record.identity import digest_of
 from govrl.safetext import name_problem, printable
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from cryptography import x509
 
     from govrl.review.checklist import ChecklistLibrary
@@ -217,6 +219,65 @@ def _signer(creds: Credentials) -> Any:
     )
 
 
+@dataclass
+class SignBatch:
+    """One signer's pass over several documents: the policy and checklists are loaded once,
+    each document is opened once, and a refused one never stops the others."""
+
+    role: str
+    policy: Policy
+    library: ChecklistLibrary
+    policy_given: bool = True
+    force: bool = False
+    ready: dict[Path, GovrlPdf] = field(default_factory=dict)
+
+    def open_all(self, sources: list[Path]) -> Iterator[tuple[Path, GovrlError]]:
+        """Open each document, keeping those worth a passphrase; yield the others with why."""
+        for source in sources:
+            try:
+                self.ready[source] = self._open(source)
+            except GovrlError as exc:
+                if exc.exit_code != 1:
+                    raise
+                yield source, exc
+
+    def _open(self, source: Path) -> GovrlPdf:
+        doc = open_pdf(source)
+        refuse_draft(doc, "signed")  # sign_pdf refuses it too
+        stated = doc.approved
+        digest = self.policy.digest
+        if not self.policy_given and stated.policy_digest and stated.policy_digest != digest:
+            raise SigningRefused(
+                f"{source}: rendered under policy {stated.policy} (file {stated.policy_digest}), "
+                f"not govrl's shipped default ({digest})",
+                hint="pass --policy with the policy file the document was rendered under",
+            )
+        return doc
+
+    def sign(
+        self,
+        source: Path,
+        output: Path,
+        creds: Credentials,
+        *,
+        timestamper: Any = None,
+        validation_context: Any = None,
+    ) -> SignResult:
+        """Sign one document opened by `open_all` into ``output``."""
+        return sign_pdf(
+            source,
+            output,
+            creds,
+            self.role,
+            policy=self.policy,
+            library=self.library,
+            force=self.force,
+            timestamper=timestamper,
+            validation_context=validation_context,
+            doc=self.ready.pop(source),
+        )
+
+
 def sign_pdf(
     source: Path,
     output: Path,
@@ -229,8 +290,10 @@ def sign_pdf(
     timestamper: Any = None,
     today: dt.date | None = None,
     validation_context: Any = None,
+    doc: GovrlPdf | None = None,
 ) -> SignResult:
-    """Sign ``source`` for ``role`` into ``output``; refuse what the policy does not allow.
+    """Sign ``source`` (already opened as ``doc``, if given) for ``role`` into ``output``;
+    refuse what the policy does not allow.
 
     With a ``validation_context`` (trust.validation_context) the signer's chain is checked
     against its anchors and embedded with it in the document (PAdES B-LT).
@@ -246,7 +309,8 @@ def sign_pdf(
 
     # pyHanko warns on every B-LT signature that it fetches nothing, which is intended here
     logging.getLogger("pyhanko.sign.signers.pdf_signer").setLevel(logging.ERROR)
-    doc = open_pdf(source)
+    if doc is None:
+        doc = open_pdf(source)
     _, digest = record_of(doc)
     reasons = preflight(doc, role, policy, library, cert=creds.cert, today=today)
     if reasons and not force:

@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,16 +76,10 @@ def validation_context(
 ) -> Any:
     """A pyHanko validation context that trusts only the anchors, judges at ``moment``,
     fetches nothing, and uses the certificates and revocation data the document embeds."""
-    from asn1crypto import x509 as asn1_x509
-    from cryptography.hazmat.primitives.serialization import Encoding
     from pyhanko_certvalidator import ValidationContext
 
-    roots = [
-        asn1_x509.Certificate.load(c.public_bytes(Encoding.DER))
-        for c in as_anchors(trust).certificates
-    ]
     options: dict[str, Any] = {
-        "trust_roots": roots,
+        "trust_roots": list(_roots(as_anchors(trust).certificates)),
         "allow_fetching": False,
         "revocation_mode": "soft-fail",
         "moment": moment,
@@ -93,6 +88,16 @@ def validation_context(
     if store is not None:
         return store.as_validation_context(options)
     return ValidationContext(**options)
+
+
+@cache
+def _roots(certificates: tuple[x509.Certificate, ...]) -> tuple[Any, ...]:
+    """The anchors as pyHanko takes them, converted once for every signature and document
+    a command judges."""
+    from asn1crypto import x509 as asn1_x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return tuple(asn1_x509.Certificate.load(c.public_bytes(Encoding.DER)) for c in certificates)
 
 
 def _security_store(reader: Any) -> Any:
