@@ -1,18 +1,25 @@
-"""Render time of govrl's documents next to bare WeasyPrint on the same HTML; batch throughput.
+"""Render time of each govrl document next to bare WeasyPrint on the same HTML, and a batch
+of approvals rendered by one `govrl render` next to one command per record.
 
-Run by hand: `.venv/bin/python benchmarks/bench_render.py [--batch N]`. Prints medians
-and ratios; absolute times on a shared machine are noisy, ratios less so.
+Run by hand: `.venv/bin/python benchmarks/bench_render.py [--quick] [--batch N] [--json]`.
+Each pair of actions runs interleaved, so background load hits both alike; the ratios are
+of medians, with min/median/max of each side shown. Absolute times on a shared machine are
+noisy, ratios less so.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime as dt
-import os
+import json
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,117 +28,153 @@ sys.path.insert(0, str(ROOT))
 
 EXAMPLE = ROOT / "examples" / "sepsis-offline-rl.yaml"
 DATE = dt.date(2026, 5, 1)
-RUNS = 7
 
 
-def _context() -> tuple[Any, Any, Any]:
-    from govrl.record.files import load_record
-    from govrl.review.checklist import ChecklistLibrary
-    from govrl.review.policy import load_policy
-
-    return load_record(EXAMPLE).record, load_policy(), ChecklistLibrary.discover()
-
-
-def paired_medians(first: Any, second: Any) -> tuple[float, float]:
-    """Median times of two actions run alternately, so background load hits both alike."""
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(RUNS):
+def interleaved(
+    first: Callable[[], Any], second: Callable[[], Any], runs: int
+) -> list[list[float]]:
+    """Seconds of ``runs`` calls of each action, alternating, so load hits both alike."""
+    times: list[list[float]] = [[], []]
+    for _ in range(runs):
         for action, bucket in ((first, times[0]), (second, times[1])):
             start = time.perf_counter()
             action()
             bucket.append(time.perf_counter() - start)
-    return statistics.median(times[0]), statistics.median(times[1])
+    return times
 
 
-def single_documents() -> None:
-    """Each document: govrl's whole render against WeasyPrint alone on the identical HTML."""
-    import weasyprint
+def spread(times: list[float]) -> dict[str, float]:
+    return {"min": min(times), "median": statistics.median(times), "max": max(times)}
+
+
+def shown(figures: dict[str, float]) -> str:
+    return f"{figures['min']:7.2f} {figures['median']:7.2f} {figures['max']:7.2f}"
+
+
+def single_documents(runs: int) -> list[dict[str, Any]]:
+    """Each kind: govrl's whole render (view, templates, PDF/A, fields) against WeasyPrint
+    alone writing a PDF from the identical HTML."""
+    import weasyprint  # type: ignore[import-untyped]
 
     import govrl.documents.html_to_pdf as pdf_module
     from govrl.documents.render import Kind, render, shipped_templates
-
-    record, policy, library = _context()
-    captured: dict[str, str] = {}
-    original = pdf_module.html_to_pdf
-
-    def spy(html: str, *args: Any, **kwargs: Any) -> Any:
-        captured["html"] = html
-        return original(html, *args, **kwargs)
-
-    pdf_module.html_to_pdf = spy  # render() looks the writer up at call time
-    base_url = shipped_templates().as_uri() + "/"
-    print(f"{'document':12} {'pages':>5} {'govrl s':>8} {'bare s':>8} {'ratio':>6}")
-    for kind in Kind:
-
-        def govrl_render(kind: Kind = kind) -> Any:
-            return render(record, kind=kind, policy=policy, library=library, on=DATE)
-
-        pages = govrl_render().pages  # warm-up: imports, font loading
-        html = captured["html"]
-
-        def bare(html: str = html) -> Any:
-            return weasyprint.HTML(string=html, base_url=base_url).write_pdf()
-
-        bare()
-        ours, theirs = paired_medians(govrl_render, bare)
-        print(f"{kind.value:12} {pages:>5} {ours:8.3f} {theirs:8.3f} {ours / theirs:6.2f}")
-    pdf_module.html_to_pdf = original
-
-
-def _variant(data: dict[str, Any], index: int) -> dict[str, Any]:
-    import copy
-
-    data = copy.deepcopy(data)
-    version = f"2.1.{index}"
-    data["system"]["version"] = version
-    data["changelog"][-1]["version"] = version
-    return data
-
-
-def _render_one(data: dict[str, Any]) -> int:
-    from govrl.documents.render import Kind, render
-    from govrl.record import AssessmentRecord
+    from govrl.record.files import load_record
     from govrl.review.checklist import ChecklistLibrary
     from govrl.review.policy import load_policy
 
-    record = AssessmentRecord.model_validate(data)
-    out = render(
-        record,
-        kind=Kind.APPROVAL,
-        policy=load_policy(),
-        library=ChecklistLibrary.discover(),
-        on=DATE,
-    )
-    return len(out.content)
+    record = load_record(EXAMPLE).record
+    policy, library = load_policy(), ChecklistLibrary.discover()
+    captured: dict[str, str] = {}
+    original = pdf_module.html_to_pdf
+
+    def keep_html(html: str, *args: Any, **kwargs: Any) -> Any:
+        captured["html"] = html
+        return original(html, *args, **kwargs)
+
+    pdf_module.html_to_pdf = keep_html  # render() looks the writer up when it runs
+    base_url = shipped_templates().as_uri() + "/"
+    rows = []
+    try:
+        for kind in Kind:
+
+            def govrl_render(kind: Kind = kind) -> Any:
+                return render(record, kind=kind, policy=policy, library=library, on=DATE)
+
+            pages = govrl_render().pages  # warm-up: imports, fonts, templates
+            html = captured["html"]
+
+            def bare(html: str = html) -> Any:
+                return weasyprint.HTML(string=html, base_url=base_url).write_pdf()
+
+            bare()
+            ours, theirs = interleaved(govrl_render, bare, runs)
+            rows.append(
+                {
+                    "kind": kind.value,
+                    "pages": pages,
+                    "govrl": spread(ours),
+                    "weasyprint": spread(theirs),
+                    "ratio": statistics.median(ours) / statistics.median(theirs),
+                }
+            )
+    finally:
+        pdf_module.html_to_pdf = original
+    return rows
 
 
-def batch(count: int) -> None:
-    """``count`` distinct approvals, one process, then a pool over every core (cold workers)."""
-    record, _, _ = _context()
-    base = record.model_dump(mode="json", exclude_none=True)
-    records = [_variant(base, i) for i in range(count)]
-    _render_one(records[0])  # warm this process, as a long-running caller would be
-    start = time.perf_counter()
-    for data in records:
-        _render_one(data)
-    serial = time.perf_counter() - start
-    workers = os.cpu_count() or 1
-    start = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(_render_one, records))
-    pooled = time.perf_counter() - start
-    print(f"\nbatch of {count} approvals ({workers} cores)")
-    print(f"  one process: {serial:6.1f} s  ({count / serial:5.2f} documents/s)")
-    print(f"  process pool: {pooled:6.1f} s  ({count / pooled:5.2f} documents/s)")
-    print(f"  speed-up: {serial / pooled:4.2f}x")
+def write_records(folder: Path, count: int) -> list[Path]:
+    """``count`` distinct revisions of the example, with the policy folder they are bound to."""
+    from govrl.record.files import dump_yaml
+    from govrl.yamlio import loads
+
+    shutil.copytree(EXAMPLE.parent / "policies", folder / "policies")
+    base = loads(EXAMPLE.read_text()).data
+    files = []
+    for index in range(count):
+        data = copy.deepcopy(base)
+        version = f"2.1.{index}"
+        data["system"]["version"] = version
+        data["changelog"][-1]["version"] = version
+        path = folder / f"record-{index:03d}.yaml"
+        path.write_text(dump_yaml(data))
+        files.append(path)
+    return files
+
+
+def batch(count: int, runs: int) -> dict[str, Any]:
+    """One `govrl render FOLDER` of ``count`` approvals against ``count`` separate commands."""
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        (work / "records").mkdir()
+        files = write_records(work / "records", count)
+        govrl = [sys.executable, "-m", "govrl", "render", "--kind", "approval"]
+        date = ["--date", DATE.isoformat(), "--overwrite"]
+
+        def one_command() -> None:
+            out = work / "batch"
+            subprocess.run([*govrl, str(work / "records"), "-o", str(out), *date], check=True,
+                           capture_output=True, cwd=ROOT)  # fmt: skip
+
+        def separate_commands() -> None:
+            for index, path in enumerate(files):
+                out = work / f"single-{index:03d}.pdf"
+                subprocess.run([*govrl, str(path), "-o", str(out), *date], check=True,
+                               capture_output=True, cwd=ROOT)  # fmt: skip
+
+        together, apart = interleaved(one_command, separate_commands, runs)
+    return {
+        "documents": count,
+        "one_command": spread(together),
+        "separate_commands": spread(apart),
+        "speedup": statistics.median(apart) / statistics.median(together),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--batch", type=int, default=50, help="records in the batch (default 50)")
+    parser.add_argument("--quick", action="store_true", help="3 runs, a batch of 5")
+    parser.add_argument("--runs", type=int, help="interleaved runs per figure (default 7)")
+    parser.add_argument("--batch", type=int, help="approvals in the batch (default 50)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
-    single_documents()
-    batch(args.batch)
+    runs = args.runs or (3 if args.quick else 7)
+    count = args.batch or (5 if args.quick else 50)
+    documents = single_documents(runs)
+    together = batch(count, 1 if args.quick else 3)
+    if args.json:
+        print(json.dumps({"runs": runs, "documents": documents, "batch": together}, indent=2))
+        return
+    print(f"each document, {runs} interleaved runs, seconds (min median max)")
+    print(f"{'document':24} {'pages':>5}  {'govrl':>23}  {'bare WeasyPrint':>23}  ratio")
+    for row in documents:
+        print(
+            f"{row['kind']:24} {row['pages']:>5}  {shown(row['govrl'])}  "
+            f"{shown(row['weasyprint'])}  {row['ratio']:5.2f}x"
+        )
+    print(f"\n{count} approvals, seconds (min median max)")
+    print(f"  one govrl render of the folder  {shown(together['one_command'])}")
+    print(f"  {count} govrl render commands  {shown(together['separate_commands'])}")
+    print(f"  speed-up: {together['speedup']:.2f}x")
 
 
 if __name__ == "__main__":

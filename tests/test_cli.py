@@ -121,3 +121,72 @@ def test_every_exporter_in_the_table_is_a_command_that_writes_its_file(tmp_path:
         result = CliRunner().invoke(main, ["export", exporter.name, str(record), "-o", str(out)])
         assert result.exit_code == 0, result.output
         assert "aldermere-sfc-rl" in out.read_text()  # the system id, in either format
+
+
+def test_the_help_lists_every_command_with_its_short_help() -> None:
+    from govrl.cli import COMMANDS, load_command
+
+    listing = CliRunner().invoke(main, ["--help"]).output
+    lines = {line.split()[0]: line for line in listing.splitlines() if line.startswith("  ")}
+    for name in COMMANDS:
+        command = load_command(name)
+        assert command is not None and command.help, f"{name} has no help text"
+        short = command.get_short_help_str(limit=45).removesuffix("...")
+        assert name in lines, f"{name} missing from govrl --help"
+        assert short[:20] in lines[name], (name, lines[name])
+
+
+SUCCESS_PATH = """
+import sys
+from govrl.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exit:
+    assert exit.code in (0, None), exit.code
+print(sorted(m for m in sys.modules if m.endswith('_cmds')))
+heavy = ('traceback', 'jinja2', 'weasyprint', 'pyhanko', 'mlflow')
+print(sorted(m for m in heavy if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize(
+    ("argv", "loaded"),
+    [
+        (["validate", "examples/grid-frequency-control.yaml"], ["govrl.cli.record_cmds"]),
+        (["render", "--help"], ["govrl.cli.render_cmds"]),
+        (["checklists", "list"], ["govrl.cli.assess_cmds"]),
+    ],
+)
+def test_a_command_loads_its_own_module_and_no_heavy_library(
+    argv: list[str], loaded: list[str]
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SUCCESS_PATH, *argv],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert done.returncode == 0, done.stderr
+    modules, heavy = done.stdout.splitlines()[-2:]
+    assert modules == repr(loaded)
+    assert heavy == "[]"  # not even traceback: it is imported only to report a bug
+
+
+def test_checklists_do_not_build_the_record_models() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "govrl", "checklists", "list"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "finance" in done.stdout
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, govrl.review.checklist, govrl.record\n"
+            "print('govrl.record.assessment' in sys.modules)\n"
+            "from govrl.record import AssessmentRecord\n"
+            "print(AssessmentRecord.__name__)",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert probe.stdout.split() == ["False", "AssessmentRecord"], probe.stderr

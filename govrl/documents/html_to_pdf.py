@@ -1,4 +1,9 @@
-"""HTML to an archival PDF: PDF/A-3b, record attached, signature fields, same bytes each time."""
+"""HTML to an archival PDF: PDF/A-3b, record attached, signature fields, same bytes each time.
+
+Same bytes for the same record, date, govrl version and font subsetter: WeasyPrint subsets
+fonts with HarfBuzz-Subset when the system has it, else with fontTools, and the two write
+different (equally valid) font programs, so a machine without it says so once.
+"""
 
 from __future__ import annotations
 
@@ -78,15 +83,31 @@ def _source_date(moment: dt.datetime) -> Iterator[None]:
             os.environ["SOURCE_DATE_EPOCH"] = before
 
 
+FONTTOOLS_FALLBACK = (
+    "fonts are subset with fontTools because HarfBuzz-Subset is missing (Debian: apt-get "
+    "install libharfbuzz-subset0); the PDFs are valid and the same on each run here, but "
+    "their bytes differ from those rendered where HarfBuzz-Subset is installed"
+)
+# What this process has already said: the subsetter is the same for every document it renders.
+_said_once: set[str] = set()
+
+
 class _Collect(logging.Handler):
+    """WeasyPrint's warnings for one document, each once; the subsetter fallback once a process."""
+
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
-        # How WeasyPrint subsets fonts on this machine is no concern of the reader's.
-        if "HarfBuzz-Subset" not in message and message not in self.messages:
+        if "HarfBuzz-Subset" in message:
+            # WeasyPrint says it for every font of every document; one line says it all.
+            message = FONTTOOLS_FALLBACK
+            if message in _said_once:
+                return
+            _said_once.add(message)
+        if message not in self.messages:
             self.messages.append(message)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Callable
@@ -79,8 +80,13 @@ def _dash_for_none(value: Any) -> Any:
     return value
 
 
+@functools.cache
 def environment(root: Path, *, finalize: Callable[[Any], Any] | None = None) -> Environment:
-    """An HTML environment (autoescaped) or, given an escaping ``finalize``, a Markdown one."""
+    """An HTML environment (autoescaped) or, given an escaping ``finalize``, a Markdown one.
+
+    Built once per folder and kind per process, so a batch parses each template once; the
+    loader still notices a template edited on disk since.
+    """
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
