@@ -9,9 +9,14 @@ A team commits one ``govrl.toml`` at the top of its repository::
     [policy]
     pinned = ["policies/release.yaml"]
 
+    [collect]
+    mapping = "govrl/mapping.yaml"   # how the team's MLflow keys map into the record
+
 Paths in it are relative to the file. For anchors, the first of flag,
 environment and file that names any wins; for pinned policies, the flag
-(`archive verify --policy`) wins over the file. The lower ones are not read.
+(`archive verify --policy`) wins over the file. The lower ones are not read. A
+collect's ``--mapping`` wins over ``[collect] mapping`` and, when none is set, is
+remembered there for the next collect.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ CONFIG_FILE = "govrl.toml"
 TRUST_ENV = "GOVRL_TRUST"
 NO_TRUST_CHECK = "--no-trust-check"
 MAX_CONFIG_BYTES = 64 * 1024
-_TABLES = {"trust": {"anchors"}, "policy": {"pinned"}}
+_TABLES = {"trust": {"anchors"}, "policy": {"pinned"}, "collect": {"mapping"}}
 
 HOW_TO_TRUST = (
     "configure the CA certificates you trust, in one of these ways:\n"
@@ -263,3 +268,81 @@ def require_trust(
             hint=HOW_TO_TRUST,
         )
     return found
+
+
+@dataclass(frozen=True)
+class MappingSetting:
+    """The mapping file a collect uses, and the govrl.toml that names it (or would)."""
+
+    path: Path | None
+    config: Path
+    configured: bool  # the govrl.toml names it already
+
+
+def mapping_setting(record: Path, flag: Path | None = None) -> MappingSetting:
+    """``--mapping`` if given, else the mapping the project's govrl.toml names, else none.
+
+    The govrl.toml is the nearest one above the record; without one, the record's folder
+    is where one would be written.
+    """
+    found = find_config(record.parent)
+    config = found or record.parent.resolve() / CONFIG_FILE
+    named = _config_file(found, "collect", "mapping", "mapping") if found else None
+    if flag is not None:
+        return MappingSetting(flag, config, named == flag.resolve())
+    return MappingSetting(named, config, named is not None)
+
+
+def _config_file(path: Path, table: str, key: str, what: str) -> Path | None:
+    """The one file ``[table] key`` names, relative to govrl.toml, checked to exist."""
+    data, text = _read_config(path)
+    values = data.get(table)
+    name = values.get(key) if isinstance(values, dict) else None
+    if name is None:
+        return None
+    line = _line_of(text, key)
+    if not isinstance(name, str) or not name:
+        raise ConfigError(
+            [Problem(f"must be a {what} file path", str(path), line, f"{table}.{key}")]
+        )
+    resolved = (path.parent / name).resolve()
+    if not resolved.is_file():
+        raise ConfigError(
+            [Problem(f"no such {what} file: {resolved}", str(path), line, f"{table}.{key}")]
+        )
+    return resolved
+
+
+def remember_mapping(setting: MappingSetting) -> str | None:
+    """Name ``setting.path`` as ``[collect] mapping`` in govrl.toml, unless one is named.
+
+    Returns what was written, for the report; None when nothing was. A mapping the file
+    already names differently is left alone: the file is the team's, the flag a one-off.
+    """
+    from govrl.atomicfile import locked, write_atomic
+
+    if setting.path is None or setting.configured:
+        return None
+    config = setting.config
+    with locked(config):
+        text = config.read_text(encoding="utf-8") if config.is_file() else ""
+        if config.is_file() and _config_file(config, "collect", "mapping", "mapping"):
+            return None
+        relative = Path(os.path.relpath(setting.path.resolve(), config.parent)).as_posix()
+        entry = f"mapping = {_toml_string(relative)}\n"
+        header = re.search(r"^\[collect\][ \t]*(#.*)?$", text, re.MULTILINE)
+        if header:
+            end = header.end()
+            text = text[:end] + "\n" + entry.rstrip("\n") + text[end:]
+        else:
+            text += "\n" if text and not text.endswith("\n") else ""
+            text += ("\n" if text else "") + "[collect]\n" + entry
+        tomllib.loads(text)  # never write a file govrl could not read back
+        write_atomic(config, text)
+    return f"{config} [collect] mapping = {relative}"
+
+
+def _toml_string(value: str) -> str:
+    """A TOML basic string: quotes, backslashes and control characters escaped."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped) + '"'

@@ -74,10 +74,11 @@ def evaluation(path: Path) -> dict[str, Any]:
 
 
 def normalised(data: Any) -> Any:
-    """The evaluation with the two fields that must differ between stores blanked."""
+    """The evaluation with the fields that must differ between stores blanked (the digest
+    binds the values to their tracking URI)."""
     if isinstance(data, dict):
         return {
-            k: "*" if k in ("tracking_uri", "fetched_at") else normalised(v)
+            k: "*" if k in ("tracking_uri", "fetched_at", "value_sha256") else normalised(v)
             for k, v in data.items()
         }
     return [normalised(v) for v in data] if isinstance(data, list) else data

@@ -29,14 +29,20 @@ def _merge_options(command: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--mapping",
                 type=EXISTING_FILE,
-                help="A YAML file overriding the key convention (see docs/collect.md).",
+                help="A YAML file overriding the key convention (see docs/collect.md). "
+                "Default: [collect] mapping in govrl.toml; when that names none, this file "
+                "is remembered there for the next collect.",
             ),
             click.option(
                 "--replace",
                 is_flag=True,
                 help="Let collected values overwrite hand-written entries.",
             ),
-            click.option("--dry-run", is_flag=True, help="Show what would change; write nothing."),
+            click.option(
+                "--dry-run",
+                is_flag=True,
+                help="Show exactly what would change; write nothing (record or govrl.toml).",
+            ),
             click.option("--json", "as_json", is_flag=True, help="Print a JSON report."),
         ]
     ):
@@ -74,6 +80,10 @@ def _print(report: CollectReport, as_json: bool) -> None:
             f"left out: {shown} (add them with --mapping; see docs/collect.md)",
             err=True,
         )
+    if report.mapping is not None:
+        echo_line(f"mapping: {report.mapping}")
+    if report.remembered:
+        echo_line(f"remembered for the next collect: {report.remembered}")
     if report.dry_run:
         echo_line("dry run: the file was not changed")
     elif not report.changes:

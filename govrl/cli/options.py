@@ -93,7 +93,8 @@ TIMEOUT = click.option(
     type=click.FloatRange(1, 600),
     default=10.0,
     show_default=True,
-    help="Seconds to wait for any one answer from MLflow (there are no retries).",
+    help="A total deadline in seconds for each request to MLflow, from the name lookup to the "
+    "last byte (there are no retries).",
 )
 TRACKING_URI = click.option(
     "--tracking-uri",

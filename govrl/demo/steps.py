@@ -36,8 +36,13 @@ def collect(demo: Demo, record: Path, store: SeededStore) -> CollectReport:
         from govrl.evidence.collect import collect_from
 
         selection = Selection(model=ModelRef.parse(store.model_ref), with_children=True)
-        return collect_from(
-            record, store.tracking_uri, selection, kind="mlflow", mapping_path=store.mapping
+        return collect_from(  # a demo leaves any govrl.toml above its folder alone
+            record,
+            store.tracking_uri,
+            selection,
+            kind="mlflow",
+            mapping_path=store.mapping,
+            remember=False,
         )
 
     return demo.run(

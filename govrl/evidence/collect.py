@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from govrl.config import mapping_setting, remember_mapping
 from govrl.errors import GovrlError, InputError, Problem
 from govrl.evidence.collected import Collected, label
 from govrl.evidence.convention import Convention
@@ -30,7 +31,7 @@ from govrl.evidence.fields import (
 from govrl.evidence.history import summarise
 from govrl.evidence.interface import Evidence, EvidenceSource, Selection
 from govrl.evidence.mapping import Mapping
-from govrl.record.base import Bounds
+from govrl.record.base import Bounds, CollectedEvidence
 from govrl.record.evaluation import (
     Criterion,
     Evaluation,
@@ -77,6 +78,8 @@ class CollectReport:
     dry_run: bool
     warnings: list[str] = field(default_factory=list)
     unmapped: list[str] = field(default_factory=list)
+    mapping: Path | None = None  # the mapping file used, from --mapping or govrl.toml
+    remembered: str | None = None  # where --mapping was stored for the next collect
 
     def count(self, kind: str) -> int:
         return sum(1 for c in self.changes if c.kind == kind)
@@ -102,6 +105,8 @@ class CollectReport:
             ],
             "warnings": self.warnings,
             "unmapped_keys": self.unmapped,
+            "mapping": str(self.mapping) if self.mapping else None,
+            "mapping_remembered_in": self.remembered,
         }
 
 
@@ -190,7 +195,11 @@ def merge(
             for e in exc.errors(include_url=False)
         ]
         raise InputError(problems, what="evidence") from None
-    return model.model_dump(mode="json", exclude_none=True)
+    data = model.model_dump(mode="json", exclude_none=True)
+    digest = model.current_digest() if isinstance(model, CollectedEvidence) else None
+    if digest is not None:  # binds the values to their source: a later hand edit shows
+        data["provenance"]["value_sha256"] = digest
+    return data
 
 
 def judge(entry: Collected, data: dict[str, Any]) -> str | None:
@@ -504,14 +513,22 @@ def collect_from(
     mapping_path: Path | None = None,
     replace: bool = False,
     dry_run: bool = False,
+    remember: bool = True,
 ) -> CollectReport:
     """Open the source at ``location`` and collect its selected evidence into ``path``.
 
     A file source reads relative paths from the record's folder.
+    A mapping given as ``mapping_path`` is remembered in the project's govrl.toml when it
+    names none yet (unless ``remember`` is false), so the next collect maps the same way.
     """
     from govrl.evidence import open_source
     from govrl.evidence.mapping import load_mapping
 
+    setting = mapping_setting(path, mapping_path)
+    mapping = load_mapping(setting.path)
     source = open_source(location, kind=kind, timeout=timeout, base=path.parent)
-    mapping = load_mapping(mapping_path)
-    return collect(path, source, selection, mapping=mapping, replace=replace, dry_run=dry_run)
+    report = collect(path, source, selection, mapping=mapping, replace=replace, dry_run=dry_run)
+    report.mapping = setting.path
+    if remember and not dry_run:
+        report.remembered = remember_mapping(setting)
+    return report

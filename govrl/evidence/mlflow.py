@@ -47,6 +47,8 @@ DEFAULT_TIMEOUT = 10.0
 BULK_HISTORY = "/ajax-api/2.0/mlflow/metrics/get-history-bulk"
 BULK_LIMIT = 25_000  # the server's cap on points per bulk answer
 BULK_RUNS = 100  # the server's cap on run ids per bulk request
+MAX_ARTIFACT_BYTES = 256 * 1024 * 1024  # the largest archived file govrl copies back
+MAX_FILES, MAX_DEPTH = 100_000, 16  # the most a copied folder holds, files and levels deep
 _REMOTE = {"http", "https", "databricks", "postgresql", "mysql", "mssql"}
 _WRONG_ID = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
 _REFUSED = {"PERMISSION_DENIED", "UNAUTHENTICATED"}
@@ -135,6 +137,11 @@ def _reason(text: str, timeout: float) -> str:
     if "refused" in text.lower() or "Max retries exceeded" in text or "Connection" in text:
         return "connection refused or lost"
     return text.split("\n", 1)[0][:300]
+
+
+def inner_depth(folders: list[str], top: str) -> int:
+    """How many levels below ``top`` the deepest of ``folders`` lies."""
+    return max((f.count("/") - top.count("/") for f in folders), default=0)
 
 
 def _point(client: Any, m: Any) -> Point:
@@ -370,21 +377,31 @@ class MlflowSource(EvidenceSource):
         out: dict[str, dict[str, list[Point]]] = {}
         for key, run_ids in sorted(wanted.items()):
             bulk = self._bulk(client, key, run_ids) if self.http else None
+            found, paged = bulk if bulk is not None else ({}, set(run_ids))
             for run_id in run_ids:
-                if bulk is not None:
-                    points = bulk.get(run_id, [])
-                else:
+                if run_id in paged:
                     with self._step(f"history of {key} in run {run_id}"):
                         metrics = client.get_metric_history(run_id, key)
                     points = [(int(m.step), int(m.timestamp), float(m.value)) for m in metrics]
+                else:
+                    points = found.get(run_id, [])
                 out.setdefault(run_id, {})[key] = points
         return out
 
-    def _bulk(self, client: Any, key: str, run_ids: list[str]) -> dict[str, list[Point]] | None:
-        """One request per 100 runs for a key's history; None when the server lacks the endpoint."""
+    def _bulk(
+        self, client: Any, key: str, run_ids: list[str]
+    ) -> tuple[dict[str, list[Point]], set[str]] | None:
+        """A key's histories, as many runs per request as the server's cap allows.
+
+        Returns the histories and the runs to read page by page (one alone overflows an
+        answer), or None when the server lacks the endpoint. A truncated answer keeps the runs
+        it holds in full and sizes the next request by them, so no run is fetched twice whole.
+        """
         found: dict[str, list[Point]] = {}
-        for start in range(0, len(run_ids), BULK_RUNS):
-            chunk = run_ids[start : start + BULK_RUNS]
+        paged: set[str] = set()
+        queue, size = sorted(run_ids), BULK_RUNS
+        while queue:
+            chunk = queue[:size]
             params = {"run_id": chunk, "metric_key": key, "max_results": BULK_LIMIT}
             with self._step(f"history of {key}"):
                 try:
@@ -395,12 +412,31 @@ class MlflowSource(EvidenceSource):
                     raise
                 if not isinstance(metrics, list):
                     raise client.malformed(BULK_HISTORY, "'metrics' is not a list")
-                if len(metrics) >= BULK_LIMIT:
-                    return None  # truncated: the client pages through each run instead
+                answered: dict[str, list[Point]] = {}
                 for m in metrics:
                     point = _point(client, m)  # first: it checks ``m`` is a point at all
-                    found.setdefault(str(m["run_id"]), []).append(point)
-        return found
+                    answered.setdefault(str(m["run_id"]), []).append(point)
+            if len(metrics) < BULK_LIMIT:
+                found.update(answered)
+                del queue[: len(chunk)]
+                continue
+            # truncated: MLflow answers run by run in sorted order, so every run before the
+            # last one named is whole; an answer in any other order is read page by page
+            named = list(answered)
+            if named != sorted(named) or not set(named) <= set(chunk):
+                paged.update(chunk)
+                del queue[: len(chunk)]
+                continue
+            whole = chunk[: chunk.index(named[-1])]
+            if not whole:
+                paged.add(chunk[0])  # longer than one answer
+                del queue[:1]
+                continue
+            found.update((run_id, answered.get(run_id, [])) for run_id in whole)
+            del queue[: len(whole)]
+            longest = max(len(answered.get(run_id, [])) for run_id in whole)
+            size = max(1, min(BULK_RUNS, (BULK_LIMIT - 1) // max(1, longest)))
+        return found, paged
 
     def _artifacts(self, client: Any, run: Any, plan: FetchPlan) -> dict[str, ArtifactFile]:
         """The run's evaluation tables, read through the repository its artifact URI names."""
@@ -470,18 +506,75 @@ class MlflowSource(EvidenceSource):
                 client.get_run(version.run_id)
             return str(version.run_id)
 
+    def _served_root(self, client: Any, run_id: str) -> str | None:
+        """The run's artifact URI when the tracking server serves it, read by the bounded client."""
+        if not self.http:
+            return None
+        from govrl.evidence.mlflow_rest import MlflowRest
+
+        with self._step(f"run {run_id}"):
+            uri = str(client.get_run(run_id).info.artifact_uri)
+        return uri if MlflowRest.serves(uri) else None
+
     def artifact_names(self, run_id: str, folder: str) -> set[str]:
         """The names directly inside ``folder`` of the run's artifacts (empty when absent)."""
+        with self._reader() as reader:
+            root = self._served_root(reader, run_id)
+            if root is not None:
+                with self._step(f"list {folder} on run {run_id}"):
+                    listed = reader.list_artifacts(root, folder)
+                return {path.rsplit("/", 1)[-1] for path, _, _ in listed}
         with self._client() as client, self._step(f"list {folder} on run {run_id}"):
             return {info.path.rsplit("/", 1)[-1] for info in client.list_artifacts(run_id, folder)}
 
     def download(self, run_id: str, path: str, into: Path) -> Path:
         """Copy the artifact file or folder ``path`` of the run under ``into``."""
+        with self._reader() as reader:
+            root = self._served_root(reader, run_id)
+            if root is not None:
+                return self._download_served(reader, root, run_id, path, into)
         with self._client() as client, self._step(f"download {path} from run {run_id}"):
             return Path(client.download_artifacts(run_id, path, str(into)))
 
+    def _download_served(self, reader: Any, root: str, run_id: str, path: str, into: Path) -> Path:
+        """A served file or folder, each file read in one bounded request and capped in size."""
+        from govrl.evidence.mlflow_rest import ARTIFACTS
+
+        files: list[str] = []
+        folders = [path]
+        while folders:  # breadth first, bounded: a server cannot list a folder inside itself
+            folder = folders.pop(0)
+            with self._step(f"list {folder} on run {run_id}"):
+                listed = reader.list_artifacts(root, folder)
+            if not listed and folder == path:
+                files.append(path)  # a file: listing a file's own path names nothing under it
+            for inner, is_dir, _ in listed:
+                if not inner.startswith(f"{folder}/") or ".." in inner.split("/"):
+                    raise reader.malformed(ARTIFACTS, f"it lists {inner!r} inside {folder!r}")
+                (folders if is_dir else files).append(inner)
+            if inner_depth(folders, path) > MAX_DEPTH or len(files) > MAX_FILES:
+                raise reader.malformed(
+                    ARTIFACTS, f"{path} holds more than {MAX_FILES} files or {MAX_DEPTH} levels"
+                )
+        for name in files:
+            with self._step(f"download {name} from run {run_id}"):
+                content = reader.read_artifact(root, name, MAX_ARTIFACT_BYTES)
+            local = into / name
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_bytes(content)
+        if path not in files:
+            (into / path).mkdir(parents=True, exist_ok=True)  # an empty folder is still there
+        return into / path
+
     def upload(self, run_id: str, files: Sequence[tuple[Path, str]]) -> None:
         """Log each local file into its artifact folder, in the order given."""
+        with self._reader() as reader:
+            root = self._served_root(reader, run_id)
+            if root is not None:
+                for local, folder in files:
+                    with self._step(f"upload {folder}/{local.name} to run {run_id}"):
+                        reader.write_artifact(root, f"{folder}/{local.name}", local.read_bytes())
+                return
         with self._client() as client:
             for local, folder in files:
                 with self._step(f"upload {folder}/{local.name} to run {run_id}"):
@@ -490,22 +583,23 @@ class MlflowSource(EvidenceSource):
     # ---------------------------------------------------------------- writing
 
     def publish(self, request: PublishRequest) -> PublishReceipt:
-        """Files first, then tags: a tag never points at a record that is not there."""
-        with self._client() as client:
+        """Files first, then tags: a tag never points at a record that is not there.
+
+        Against a tracking server every request is bounded; only files bound for an artifact
+        store the server does not serve itself go through MLflow's own repository.
+        """
+        with self._reader() as client:
             version = self._version(client, request.model)
             run_id = version.run_id
             if not run_id:
                 raise EvidenceNotFound(f"model {request.model} has no source run to attach to")
             with self._step(f"run {run_id} of model {request.model}"):
                 client.get_run(run_id)
-            uploaded = []
-            for path in request.files:
-                with self._step(f"upload {path.name} to run {run_id}"):
-                    client.log_artifact(run_id, str(path), request.folder)
-                uploaded.append(f"{request.folder}/{path.name}")
+            self.upload(run_id, [(path, request.folder) for path in request.files])
             for key, value in request.tags.items():
                 with self._step(f"tag {request.model} with {key}"):
                     client.set_model_version_tag(version.name, str(version.version), key, value)
+        uploaded = tuple(f"{request.folder}/{path.name}" for path in request.files)
         return PublishReceipt(
-            version.name, str(version.version), run_id, dict(request.tags), tuple(uploaded)
+            version.name, str(version.version), run_id, dict(request.tags), uploaded
         )

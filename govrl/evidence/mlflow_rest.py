@@ -168,6 +168,10 @@ class MlflowRest:
         self._require(answer.registered_model.name, path, "registered model")
         return RegisteredModel.from_proto(answer.registered_model)  # type: ignore[no-untyped-call]
 
+    def set_model_version_tag(self, name: str, version: str, key: str, value: str) -> None:
+        body = {"name": name, "version": version, "key": key, "value": value}
+        self.http.post_json(API + "/model-versions/set-tag", body)
+
     # --------------------------------------------------------- artifacts
 
     @staticmethod
@@ -197,3 +201,9 @@ class MlflowRest:
         root = urlsplit(artifact_uri).path.strip("/")
         target = self.http.url(f"{ARTIFACTS}/{root}/{path}")
         return self.http.request("GET", target, max_bytes=max_bytes).body
+
+    def write_artifact(self, artifact_uri: str, path: str, content: bytes) -> None:
+        """Store ``content`` as the artifact file ``path``, in one bounded request."""
+        root = urlsplit(artifact_uri).path.strip("/")
+        target = self.http.url(f"{ARTIFACTS}/{root}/{path}")
+        self.http.request("PUT", target, content, content_type="application/octet-stream")

@@ -14,6 +14,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
@@ -74,6 +75,51 @@ class Unreachable(SourceUnavailable):
             hint="check the URI and that the server is running; the record was not changed",
         )
         self.url, self.reason = url, reason
+
+
+class SlowResolution(TimeoutError):
+    """The host name was not resolved before the deadline (the resolver itself knows none)."""
+
+
+def resolving_within(deadline: float) -> Callable[..., socket.socket]:
+    """``socket.create_connection`` whose name lookup also ends at ``deadline`` (monotonic).
+
+    ``getaddrinfo`` blocks without a timeout and outside any socket, so it runs on a daemon
+    thread that is abandoned when the deadline passes.
+    """
+
+    def create(
+        address: tuple[str, int], timeout: Any = None, source_address: Any = None
+    ) -> socket.socket:
+        host, port = address
+        found: list[Any] = []
+
+        def look_up() -> None:
+            try:
+                found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+            except OSError as exc:
+                found.append(exc)
+
+        lookup = threading.Thread(target=look_up, daemon=True)
+        lookup.start()
+        lookup.join(max(0.0, deadline - time.monotonic()))
+        if not found:
+            raise SlowResolution(host)
+        if isinstance(found[0], OSError):
+            raise found[0]
+        failure: OSError = OSError(f"{host} has no address")
+        for *_, sockaddr in found[0]:  # each address in turn, as create_connection tries them
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"connecting to {host}")
+            try:  # every attempt shares the one deadline
+                wait = min(timeout, left) if isinstance(timeout, int | float) else left
+                return socket.create_connection((sockaddr[0], port), wait, source_address)
+            except OSError as exc:
+                failure = exc
+        raise failure
+
+    return create
 
 
 class ServerMisbehaved(SourceUnavailable):
@@ -161,12 +207,20 @@ class BoundedHttp:
         return data
 
     def request(
-        self, method: str, target: str, body: bytes | None = None, *, max_bytes: int | None = None
+        self,
+        method: str,
+        target: str,
+        body: bytes | None = None,
+        *,
+        max_bytes: int | None = None,
+        content_type: str = "application/json",
     ) -> Answer:
         """Send one request; the whole exchange must end within ``timeout`` seconds."""
         cap = self.max_bytes if max_bytes is None else max_bytes
         url = self.shown(target)
         conn, target, proxy_headers = self._connect(target)
+        started = time.monotonic()
+        conn._create_connection = resolving_within(started + self.timeout)  # type: ignore[attr-defined]
         expired = threading.Event()
         held: list[socket.socket] = []  # the response reads on after the connection lets go
 
@@ -181,13 +235,12 @@ class BoundedHttp:
 
         deadline = threading.Timer(self.timeout, cut)
         deadline.daemon = True
-        started = time.monotonic()
         answered = False  # the status line and headers arrived
         deadline.start()
         try:
             headers = {"Accept": "application/json", **self.headers, **proxy_headers}
             if body is not None:
-                headers["Content-Type"] = "application/json"
+                headers["Content-Type"] = content_type
             conn.request(method, target, body=body, headers=headers)
             held.append(conn.sock)
             if expired.is_set():  # the deadline passed while the socket was being handed over
@@ -199,6 +252,9 @@ class BoundedHttp:
                 raise TimeoutError
         except ServerMisbehaved:
             raise
+        except SlowResolution as exc:
+            why = f"looking up {exc} did not finish within {self.timeout:g} s"
+            raise Unreachable(url, why) from None
         except (OSError, http.client.HTTPException) as exc:
             if expired.is_set() or time.monotonic() - started >= self.timeout:
                 late = "the answer did not finish" if answered else "no answer"

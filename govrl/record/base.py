@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable, Iterable
 from operator import attrgetter
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import (
     AfterValidator,
@@ -77,6 +78,68 @@ class Provenance(StrictModel):
     artifact_sha256: Sha256 | None = None
     fetched_at: dt.datetime | None = None
     note: Text | None = None
+    value_sha256: Sha256 | None = Field(
+        default=None,
+        description="digest of the collected values and this provenance (fetch time aside), "
+        "taken at collection: a value edited by hand afterwards no longer matches it",
+    )
+
+
+def collected_digest(evidence: dict[str, Any], provenance: Provenance) -> str:
+    """The digest binding collected values to where they came from (RFC 8785 JSON, SHA-256)."""
+    import rfc8785
+
+    source = provenance.model_dump(
+        mode="json", exclude={"value_sha256", "fetched_at"}, exclude_none=True
+    )
+    canonical = rfc8785.dumps({"evidence": evidence, "provenance": source})
+    return "sha256:" + hashlib.sha256(canonical).hexdigest()
+
+
+class CollectedEvidence(BaseModel):
+    """An entry govrl may have collected: its evidence fields are bound to its provenance.
+
+    A value changed after collection fails validation, naming the entry, so a hand edit can
+    never pass for collected evidence; removing ``value_sha256`` marks the entry as edited.
+    """
+
+    EVIDENCE: ClassVar[tuple[str, ...]] = ()
+
+    def evidence_values(self) -> dict[str, Any]:
+        """The evidence fields, in JSON terms, as the digest covers them."""
+        return self.model_dump(mode="json", include=set(self.EVIDENCE), exclude_none=True)
+
+    def current_digest(self) -> str | None:
+        """The digest these values and this provenance have now (None without provenance)."""
+        provenance = getattr(self, "provenance", None)
+        return None if provenance is None else collected_digest(self.evidence_values(), provenance)
+
+    @model_validator(mode="after")
+    def _not_edited_after_collection(self) -> Self:
+        provenance = getattr(self, "provenance", None)
+        if provenance is None or provenance.value_sha256 is None:
+            return self
+        if self.current_digest() != provenance.value_sha256:
+            present = [name for name in self.EVIDENCE if getattr(self, name) is not None]
+            raise PydanticCustomError(
+                "edited_after_collection",
+                "edited after collection: {fields} no longer match provenance.value_sha256, "
+                "the digest taken when {source} was collected; restore the collected values, "
+                "or remove value_sha256 and say in provenance.note who changed what and why",
+                {
+                    "fields": ", ".join(present) or "its values",
+                    "source": _source_of(provenance),
+                    "field": present[0] if present else "provenance",
+                },
+            )
+        return self
+
+
+def _source_of(provenance: Provenance) -> str:
+    if provenance.run_id:
+        key = f" {provenance.metric_key}" if provenance.metric_key else ""
+        return f"run {provenance.run_id}{key}"
+    return provenance.artifact_path or provenance.source.value
 
 
 class Bounds(StrictModel):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated, ClassVar, Self
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, model_validator
 from pydantic_core import PydanticCustomError
 
 from govrl.record.base import (
     Bounds,
+    CollectedEvidence,
     Count,
     Identifier,
     Name,
@@ -20,6 +21,8 @@ from govrl.record.base import (
     unique_by,
 )
 from govrl.vocabulary import Comparator, Direction, Estimator, StressKind
+
+BOUND_FIELDS = ("value", "ci_low", "ci_high", "ci_level")
 
 
 class HistoryPoint(StrictModel):
@@ -64,7 +67,9 @@ class TargetBand(StrictModel):
         return (self.low is None or low >= self.low) and (self.high is None or high <= self.high)
 
 
-class Metric(Bounds):
+class Metric(Bounds, CollectedEvidence):
+    EVIDENCE: ClassVar[tuple[str, ...]] = (*BOUND_FIELDS, "history")
+
     id: Identifier
     name: Name
     description: Text | None = None
@@ -103,8 +108,13 @@ class Metric(Bounds):
         return {Direction.HIGHER: True, Direction.LOWER: False}.get(self.direction)  # type: ignore[arg-type]
 
 
-class OffPolicyEstimate(Bounds):
+class OffPolicyEstimate(Bounds, CollectedEvidence):
     """One estimator's value for the evaluated policy, from logged data."""
+
+    EVIDENCE: ClassVar[tuple[str, ...]] = (
+        *BOUND_FIELDS,
+        *("ess", "episodes", "behaviour_value", "difference"),
+    )
 
     id: Identifier
     estimator: Estimator
@@ -168,7 +178,9 @@ class Criterion(StrictModel):
         }[self.comparator]
 
 
-class StressTest(Bounds):
+class StressTest(Bounds, CollectedEvidence):
+    EVIDENCE: ClassVar[tuple[str, ...]] = (*BOUND_FIELDS, "baseline", "passed")
+
     id: Identifier
     scenario: Name
     kind: StressKind
@@ -203,7 +215,9 @@ class StressTest(Bounds):
         return self
 
 
-class SubgroupResult(Bounds):
+class SubgroupResult(Bounds, CollectedEvidence):
+    EVIDENCE: ClassVar[tuple[str, ...]] = (*BOUND_FIELDS, "n", "ess")
+
     attribute: Name = Field(description="e.g. 'age band', 'region'")
     group: Name
     metric: Name
@@ -228,7 +242,9 @@ class SubgroupResult(Bounds):
         return self
 
 
-class OODDetection(StrictModel):
+class OODDetection(StrictModel, CollectedEvidence):
+    EVIDENCE: ClassVar[tuple[str, ...]] = ("auroc", "false_alarm_rate", "detection_rate")
+
     method: Text
     evaluated_on: Text
     auroc: Probability | None = None
