@@ -213,9 +213,22 @@ def test_approval_shows_every_gate_and_its_outcome(
         text = re.sub(r" \[[\w.-]+\]$", "", blocker)  # page one groups them by gate
         assert escape(text) in html
         assert re.sub(r"[\s-]", "", text) in unhyphenated
-    assert f"{DATE} until {decision.valid_until}" in approval_text
+    assert f"until {decision.valid_until}" not in approval_text  # a rejection holds no period
     assert "Reject" in approval_text.replace("REJECT", "Reject")
     assert record_digest(answered) in approval_text
+
+
+@pytest.mark.pdf
+def test_a_rejected_approval_says_it_permits_nothing_and_cannot_be_signed(
+    approval: Rendered, approval_text: str
+) -> None:
+    assert approval.verdict == "reject"
+    words = " ".join(approval_text.split())
+    signoff = words[words.rindex("Sign-off") :]
+    assert "Not for signature. The record does not pass policy" in signoff
+    assert "govrl sign refuses it" in signoff
+    assert "A signature approves" not in words and "records review" not in words
+    assert "never: the record is rejected, and a rejection approves nothing" in words
 
 
 @pytest.mark.pdf

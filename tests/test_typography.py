@@ -86,6 +86,38 @@ def test_no_number_is_printed_raw(
     assert not raw, f"numbers printed with float noise or unrounded: {sorted(set(raw))}"
 
 
+def _identifiers(record: AssessmentRecord) -> set[str]:
+    """Names a reader copies into a query or a mail: monitoring metrics and e-mail addresses."""
+    system = record.system
+    found = {m.name for m in record.monitoring.metrics}
+    found |= {c.email for c in [system.owner, *system.contacts] if c.email}
+    return found
+
+
+def _split_inside_a_word(text: str, token: str) -> str | None:
+    """Where ``token`` wraps from one line to the next between two letters or digits."""
+    lines = [line.strip() for line in text.splitlines()]
+    for before, after in zip(lines, lines[1:], strict=False):
+        for cut in range(1, len(token)):
+            head, tail = token[:cut], token[cut:]
+            joint = head[-1].isalnum() and tail[0].isalnum()
+            if joint and before.endswith(head) and after.startswith(tail):
+                return f"{head}|{tail}"
+    return None
+
+
+@pytest.mark.parametrize(("name", "kind"), [(n, k) for n in EXAMPLES_POLICIES for k in KINDS])
+def test_identifiers_wrap_only_between_their_parts(
+    texts: dict[tuple[str, Kind, Format], str], name: str, kind: Kind
+) -> None:
+    text = texts[(name, kind, Format.PDF)]
+    tokens = _identifiers(_example(name)[0])
+    assert len(tokens) > 5
+    assert any(token in text.replace("\n", "") for token in tokens)
+    broken = {t: cut for t in tokens if (cut := _split_inside_a_word(text, t))}
+    assert not broken, f"split inside a word: {broken}"
+
+
 def _noisy(record: AssessmentRecord) -> AssessmentRecord:
     """The record with every estimate that has an interval given float noise beyond it, as a
     computation upstream might leave it: 0.201 recorded as 0.20100000123."""

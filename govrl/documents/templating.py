@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -80,6 +81,22 @@ def _dash_for_none(value: Any) -> Any:
     return value
 
 
+_JOINT = re.compile(r"(?<=[A-Za-z0-9][_/])(?=[A-Za-z0-9])")
+
+
+def breakable(value: Any) -> Any:
+    """Text, escaped, that may wrap after the ``_`` and ``/`` inside identifiers and paths.
+
+    A narrow table column then wraps ``soc_hard_violations`` after an underscore instead of
+    splitting a word; dots are left alone, so numbers never break.
+    """
+    from markupsafe import Markup, escape
+
+    if value is None:
+        return value
+    return Markup(_JOINT.sub("<wbr>", str(escape(value))))
+
+
 @functools.cache
 def environment(root: Path, *, finalize: Callable[[Any], Any] | None = None) -> Environment:
     """An HTML environment (autoescaped) or, given an escaping ``finalize``, a Markdown one.
@@ -107,6 +124,7 @@ def environment(root: Path, *, finalize: Callable[[Any], Any] | None = None) -> 
         direction=direction,
         pct=percent,
         measured=measured,
+        breakable=breakable,
     )
     return env
 
