@@ -187,7 +187,8 @@ def sign(
     checklist_dirs: tuple[Path, ...],
     passphrase_file: Path | None,
 ) -> None:
-    """Add one reviewer's PAdES signature to approvals or model cards, incrementally.
+    """Add one reviewer's PAdES signature to approvals or statements (model cards,
+    technical documentation, reward reports), incrementally.
 
     Refuses a document whose record fails its gate, or a role the policy does
     not ask for, unless --force (which the signature then records). Refuses,
