@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +106,8 @@ def _line_of(text: str, needle: str) -> int | None:
 
 def _read_config(path: Path) -> tuple[dict[str, object], str]:
     """govrl.toml's tables and text, every table and key checked to be one govrl knows."""
+    import tomllib
+
     where = str(path)
     try:
         raw = path.read_bytes()
@@ -319,6 +320,8 @@ def remember_mapping(setting: MappingSetting) -> str | None:
     Returns what was written, for the report; None when nothing was. A mapping the file
     already names differently is left alone: the file is the team's, the flag a one-off.
     """
+    import tomllib
+
     from govrl.atomicfile import locked, write_atomic
 
     if setting.path is None or setting.configured:

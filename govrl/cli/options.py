@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import click
-
-from govrl.config import CONFIG_FILE, NO_TRUST_CHECK, TRUST_ENV, TrustRequest
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -20,6 +17,8 @@ EXISTING_FILE = click.Path(path_type=Path, dir_okay=False, exists=True)
 
 def echo_json(data: object) -> None:
     """The exact data as JSON, with controls json.dumps keeps (C1, bidi) escaped."""
+    import json
+
     from govrl.safetext import json_safe
 
     click.echo(json_safe(json.dumps(data, indent=2, ensure_ascii=False)))
@@ -112,6 +111,7 @@ def judged_by(command: F) -> F:
 
 def trust_anchors(command: F) -> F:
     """--trust and --no-trust-check, handed to the command as one ``trust`` TrustRequest."""
+    from govrl.config import CONFIG_FILE, NO_TRUST_CHECK, TRUST_ENV, TrustRequest
 
     @functools.wraps(command)
     def wrapper(*args: Any, trust: tuple[Path, ...], no_trust_check: bool, **kwargs: Any) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -101,6 +100,8 @@ def validate(files: tuple[Path, ...], as_json: bool, allow_placeholders: bool) -
 @OVERWRITE
 def schema(output: Path | None, overwrite: bool) -> None:
     """Print the record's JSON Schema."""
+    import json
+
     from govrl.atomicfile import write_atomic
     from govrl.outputs import check_output
     from govrl.record.schema import record_schema

@@ -1,9 +1,7 @@
 """The learned policy: algorithm, spaces, horizon, and what it learned from."""
 
-from __future__ import annotations
-
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Self
 
 from pydantic import (
     Field,
@@ -15,7 +13,16 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from govrl.record.base import Count, Name, Sha256, StrictModel, Text, unique_by
+from govrl.record.base import (
+    Count,
+    Name,
+    Sha256,
+    StrictModel,
+    Text,
+    empty_dict,
+    empty_list,
+    unique_by,
+)
 from govrl.vocabulary import ConstraintKind, Family, Propensities, SpaceKind
 
 
@@ -37,7 +44,7 @@ class DataSet(StrictModel):
     source: Text | None = None
 
     @model_validator(mode="after")
-    def _period_ordered(self) -> DataSet:
+    def _period_ordered(self) -> Self:
         if self.period_start and self.period_end and self.period_start > self.period_end:
             raise PydanticCustomError(
                 "date_order",
@@ -99,20 +106,20 @@ class ModelSpec(StrictModel):
     decision_interval: Text | None = None
     datasets: Annotated[
         list[DataSet], unique_by("data set name and version", "name", "version")
-    ] = Field(default_factory=list)
+    ] = Field(default_factory=empty_list)
     simulators: Annotated[
         list[Simulator], unique_by("simulator name and version", "name", "version")
-    ] = Field(default_factory=list)
+    ] = Field(default_factory=empty_list)
     behaviour_policy: BehaviourPolicy | None = None
-    artifacts: list[Artifact] = Field(default_factory=list)
-    safety_constraints: list[SafetyConstraint] = Field(default_factory=list)
+    artifacts: list[Artifact] = Field(default_factory=empty_list)
+    safety_constraints: list[SafetyConstraint] = Field(default_factory=empty_list)
     seeds: Count | None = Field(default=None, description="independent training seeds")
     hyperparameters: dict[Name, StrictInt | StrictFloat | StrictStr | StrictBool] = Field(
-        default_factory=dict
+        default_factory=empty_dict
     )
 
     @model_validator(mode="after")
-    def _evidence_of_training(self) -> ModelSpec:
+    def _evidence_of_training(self) -> Self:
         offline = self.family in (Family.OFFLINE, Family.OFFLINE_TO_ONLINE, Family.BANDIT)
         if offline and self.behaviour_policy is None:
             raise PydanticCustomError(

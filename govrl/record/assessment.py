@@ -1,14 +1,12 @@
 """The assessment record: every section, and the rules that span sections."""
 
-from __future__ import annotations
-
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from govrl.record.agent import ModelSpec
-from govrl.record.base import StrictModel, unique_by
+from govrl.record.base import StrictModel, empty_list, unique_by
 from govrl.record.context import IntendedUse, System
 from govrl.record.dossier import (
     OOD_KEY,
@@ -56,35 +54,36 @@ class AssessmentRecord(StrictModel):
     reward: RewardSpec
     evaluation: Evaluation
     checklists: Annotated[list[ChecklistResponses], unique_by("checklist ids", "id")] = Field(
-        default_factory=list
+        default_factory=empty_list
     )
     deployment: Deployment
     monitoring: Monitoring
     changelog: list[ChangelogEntry] = Field(min_length=1)
     conditions: Annotated[list[TrackedCondition], unique_by("condition ids", "id")] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         description="conditions of approval with owner, due date and what closes them",
     )
     policy: PolicyBinding | None = Field(
         default=None, description="the policy this record is judged by, bound by its digest"
     )
     hazards: Annotated[list[Hazard], unique_by("hazard ids", "id")] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         description="the hazard log: each hazard's cause, controls, verifying evidence, "
         "residual risk and monitoring signal",
     )
     reviewers: list[Reviewer] = Field(
-        default_factory=list, description="who reviewed the assessment, and their independence"
+        default_factory=empty_list,
+        description="who reviewed the assessment, and their independence",
     )
     documents: Annotated[list[RegisteredDocument], unique_by("document refs", "ref")] = Field(
-        default_factory=list, description="the evidence register: cited documents and digests"
+        default_factory=empty_list, description="the evidence register: cited documents and digests"
     )
     technical: TechnicalFile | None = Field(
         default=None, description="Annex IV facts the other sections do not hold"
     )
 
     @model_validator(mode="after")
-    def _cross_section_rules(self) -> AssessmentRecord:
+    def _cross_section_rules(self) -> Self:
         problems = cross_section_problems(self)
         if problems:
             raise PydanticCustomError(

@@ -1,6 +1,8 @@
 """The strict base model and the small types every section shares."""
 
-from __future__ import annotations
+# The record's model modules leave out `from __future__ import annotations`: pydantic reads
+# each field's type at class creation, and an annotation kept as a string is compiled and
+# evaluated again there.
 
 import datetime as dt
 import hashlib
@@ -46,14 +48,33 @@ Count = Annotated[StrictInt, Field(ge=0)]
 Email = Annotated[StrictStr, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
 
 
+def empty_list() -> list[Any]:
+    """A new empty list, the default of a list field.
+
+    Defaults come from plain functions rather than ``list`` and ``dict``: pydantic reads each
+    default factory's signature, and a builtin's is parsed from text, which is slow.
+    """
+    return []
+
+
+def empty_dict() -> dict[Any, Any]:
+    """A new empty mapping, the default of a mapping field."""
+    return {}
+
+
 class StrictModel(BaseModel):
-    """Unknown keys are errors; values are validated on assignment too."""
+    """Unknown keys are errors; values are validated on assignment too.
+
+    A model's validator is built when the model is first used, so validating a record builds
+    one validator for all its sections rather than one per model at import.
+    """
 
     model_config = ConfigDict(
         extra="forbid",
         validate_assignment=True,
         use_enum_values=False,
         ser_json_inf_nan="strings",
+        defer_build=True,
     )
 
 
@@ -102,6 +123,8 @@ class CollectedEvidence(BaseModel):
     A value changed after collection fails validation, naming the entry, so a hand edit can
     never pass for collected evidence; removing ``value_sha256`` marks the entry as edited.
     """
+
+    model_config = ConfigDict(defer_build=True)  # built on first use, as StrictModel is
 
     EVIDENCE: ClassVar[tuple[str, ...]] = ()
 

@@ -1,12 +1,10 @@
 """What the system is, who answers for it, and what it is for."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from pydantic import Field, StrictBool
 
-from govrl.record.base import Contact, Identifier, Name, StrictModel, Text, unique_by
+from govrl.record.base import Contact, Identifier, Name, StrictModel, Text, empty_list, unique_by
 from govrl.vocabulary import Autonomy, Domain, Framework, RiskTier
 
 
@@ -19,7 +17,7 @@ class RegulatoryClassification(StrictModel):
         default=None, description="e.g. 'Annex III point 5(a)', or why it is not high-risk"
     )
     other_regimes: list[Name] = Field(
-        default_factory=list, description="e.g. medical-device regulation, grid codes"
+        default_factory=empty_list, description="e.g. medical-device regulation, grid codes"
     )
     frameworks: Annotated[list[Framework], unique_by("frameworks")] | None = Field(
         default=None,
@@ -37,7 +35,7 @@ class System(StrictModel):
     domain: Domain
     risk_tier: RiskTier
     owner: Contact
-    contacts: list[Contact] = Field(default_factory=list)
+    contacts: list[Contact] = Field(default_factory=empty_list)
     regulatory: RegulatoryClassification
 
 
@@ -53,17 +51,17 @@ class IntendedUse(StrictModel):
     users: Annotated[list[Name], unique_by("users")] = Field(min_length=1)
     setting: Text
     autonomy: Autonomy | None = None
-    affected_people: list[Name] = Field(default_factory=list)
+    affected_people: list[Name] = Field(default_factory=empty_list)
     sensitive_attributes: Annotated[list[Name], unique_by("sensitive attributes")] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         description="attributes the system may treat people differently by, e.g. sex, age band; "
         "evaluation.subgroups report each",
     )
-    out_of_scope: list[Text] = Field(default_factory=list)
-    foreseeable_misuse: list[Text] = Field(default_factory=list)
-    alternatives_considered: list[Alternative] = Field(default_factory=list)
+    out_of_scope: list[Text] = Field(default_factory=empty_list)
+    foreseeable_misuse: list[Text] = Field(default_factory=empty_list)
+    alternatives_considered: list[Alternative] = Field(default_factory=empty_list)
     stakeholders: list[Text] = Field(
-        default_factory=list, description="who else has a stake in its decisions, and how"
+        default_factory=empty_list, description="who else has a stake in its decisions, and how"
     )
     explanation: Text | None = Field(
         default=None, description="how a decision is explained to the people it affects"

@@ -2,14 +2,12 @@
 their independence, the register of documents the answers cite, and the technical file's
 facts (EU AI Act Annex IV) that no other section records."""
 
-from __future__ import annotations
-
 import datetime as dt
 from enum import StrEnum
 
 from pydantic import Field
 
-from govrl.record.base import Identifier, Name, Sha256, StrictModel, Text
+from govrl.record.base import Identifier, Name, Sha256, StrictModel, Text, empty_list
 
 # Evidence keys in the record that a hazard's verification may name; anything else is read
 # as a document or other reference, as checklist evidence is.
@@ -45,15 +43,15 @@ class Hazard(StrictModel):
     failure_mode: Identifier | None = Field(
         default=None, description="the reward.failure_modes entry this hazard follows from"
     )
-    controls: list[HazardControl] = Field(default_factory=list)
+    controls: list[HazardControl] = Field(default_factory=empty_list)
     verified_by: list[Text] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         description="evidence that the controls work: a record key such as stress/ID or "
         "metrics/ID, or a document",
     )
     residual_risk: ResidualRisk
     monitoring: list[Name] = Field(
-        default_factory=list, description="monitoring.metrics entries that would show it"
+        default_factory=empty_list, description="monitoring.metrics entries that would show it"
     )
 
 
@@ -95,13 +93,13 @@ class TechnicalFile(StrictModel):
     """Facts the EU AI Act's Annex IV asks for that the other sections do not hold."""
 
     connected_systems: list[ConnectedSystem] = Field(
-        default_factory=list, description="systems it interacts with (Annex IV 1(b))"
+        default_factory=empty_list, description="systems it interacts with (Annex IV 1(b))"
     )
     software: list[SoftwareComponent] = Field(
-        default_factory=list, description="software and firmware versions (Annex IV 1(c))"
+        default_factory=empty_list, description="software and firmware versions (Annex IV 1(c))"
     )
     release_forms: list[Text] = Field(
-        default_factory=list, description="forms in which it is released (Annex IV 1(d))"
+        default_factory=empty_list, description="forms in which it is released (Annex IV 1(d))"
     )
     hardware: Text | None = Field(default=None, description="what it runs on (Annex IV 1(e))")
     instructions_for_use: Text | None = Field(
@@ -115,10 +113,11 @@ class TechnicalFile(StrictModel):
         default=None, description="pre-determined changes and how they are controlled (2(f))"
     )
     cybersecurity: list[Text] = Field(
-        default_factory=list, description="cybersecurity measures (Annex IV 2(h))"
+        default_factory=empty_list, description="cybersecurity measures (Annex IV 2(h))"
     )
     harmonised_standards: list[Text] = Field(
-        default_factory=list, description="harmonised standards or specifications (Annex IV 7)"
+        default_factory=empty_list,
+        description="harmonised standards or specifications (Annex IV 7)",
     )
     declaration_of_conformity: Text | None = Field(
         default=None, description="the EU declaration of conformity's reference (Annex IV 8)"

@@ -1,7 +1,5 @@
 """Evaluation evidence: metrics, off-policy estimates, stress tests, subgroups, OOD."""
 
-from __future__ import annotations
-
 from typing import Annotated, ClassVar, Self
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, model_validator
@@ -18,6 +16,7 @@ from govrl.record.base import (
     Provenance,
     StrictModel,
     Text,
+    empty_list,
     unique_by,
 )
 from govrl.vocabulary import Comparator, Direction, Estimator, StressKind
@@ -41,7 +40,7 @@ class HistorySummary(StrictModel):
     window_std: Annotated[StrictFloat, Field(ge=0)]
     window_min: Number
     window_max: Number
-    points: list[HistoryPoint] = Field(default_factory=list, max_length=2000)
+    points: list[HistoryPoint] = Field(default_factory=empty_list, max_length=2000)
 
 
 class TargetBand(StrictModel):
@@ -188,7 +187,7 @@ class StressTest(Bounds, CollectedEvidence):
     metric: Name
     baseline: Number | None = Field(default=None, description="same metric without the stress")
     failure_modes: Annotated[list[Identifier], unique_by("failure modes")] = Field(
-        default_factory=list, description="ids of the reward.failure_modes this test probes"
+        default_factory=empty_list, description="ids of the reward.failure_modes this test probes"
     )
     criterion: Criterion | None = None
     passed: StrictBool | None = None
@@ -255,17 +254,19 @@ class OODDetection(StrictModel, CollectedEvidence):
 
 
 class Evaluation(StrictModel):
-    metrics: Annotated[list[Metric], unique_by("metric ids", "id")] = Field(default_factory=list)
+    metrics: Annotated[list[Metric], unique_by("metric ids", "id")] = Field(
+        default_factory=empty_list
+    )
     off_policy: Annotated[list[OffPolicyEstimate], unique_by("off-policy estimate ids", "id")] = (
-        Field(default_factory=list)
+        Field(default_factory=empty_list)
     )
     stress_tests: Annotated[list[StressTest], unique_by("stress test ids", "id")] = Field(
-        default_factory=list
+        default_factory=empty_list
     )
     subgroups: Annotated[
         list[SubgroupResult],
         unique_by("subgroup, group and metric", "attribute", "group", "metric"),
-    ] = Field(default_factory=list)
+    ] = Field(default_factory=empty_list)
     ood_detection: OODDetection | None = None
-    limitations: list[Text] = Field(default_factory=list)
-    negative_results: list[Text] = Field(default_factory=list)
+    limitations: list[Text] = Field(default_factory=empty_list)
+    negative_results: list[Text] = Field(default_factory=empty_list)

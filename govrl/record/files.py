@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from govrl.atomicfile import locked, write_atomic
 from govrl.errors import InputError, Problem, RecordInvalid
 from govrl.record import SCHEMA_VERSION, AssessmentRecord
 from govrl.yamlio import Document, dotted, load, loads
@@ -127,6 +126,8 @@ def dump_yaml(data: Any) -> str:
 
 def write_record_text(path: Path, text: str) -> AssessmentRecord:
     """Validate ``text`` as a record, then write it atomically. Nothing invalid is written."""
+    from govrl.atomicfile import write_atomic
+
     record = parse_record(loads(text, str(path)))
     write_atomic(path, text)
     return record
@@ -139,6 +140,8 @@ def update_record(path: Path, change: Callable[[Any], None]) -> AssessmentRecord
     comments) and edits it in place. The result is validated before it replaces
     the file, so an edit that would break the record leaves the file as it was.
     """
+    from govrl.atomicfile import locked
+
     with locked(path):
         load_record(path)  # refuse to edit a file that is already broken or hostile
         tree = _roundtrip_yaml().load(path.read_text(encoding="utf-8"))

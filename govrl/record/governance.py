@@ -1,9 +1,7 @@
 """Checklist answers, deployment and oversight, monitoring, and the changelog."""
 
-from __future__ import annotations
-
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Self
 
 from pydantic import Field, StrictStr, model_validator
 from pydantic_core import PydanticCustomError
@@ -17,6 +15,8 @@ from govrl.record.base import (
     Sha256,
     StrictModel,
     Text,
+    empty_dict,
+    empty_list,
 )
 from govrl.vocabulary import Answer, Comparator
 
@@ -24,7 +24,7 @@ from govrl.vocabulary import Answer, Comparator
 class ItemResponse(StrictModel):
     answer: Answer
     evidence: list[Text] = Field(
-        default_factory=list, description="paths, URLs, MLflow run or artifact ids"
+        default_factory=empty_list, description="paths, URLs, MLflow run or artifact ids"
     )
     notes: Text | None = None
     reason: Text | None = Field(default=None, description="why the item does not apply")
@@ -32,7 +32,7 @@ class ItemResponse(StrictModel):
     answered_at: dt.datetime
 
     @model_validator(mode="after")
-    def _not_applicable_needs_reason(self) -> ItemResponse:
+    def _not_applicable_needs_reason(self) -> Self:
         if self.answer is Answer.NOT_APPLICABLE and not self.reason:
             raise PydanticCustomError(
                 "missing_reason", "an item answered not-applicable needs a reason"
@@ -45,13 +45,13 @@ class ChecklistResponses(StrictModel):
 
     id: Identifier
     version: Name
-    items: dict[Identifier, ItemResponse] = Field(default_factory=dict)
+    items: dict[Identifier, ItemResponse] = Field(default_factory=empty_dict)
 
 
 class RolloutStage(StrictModel):
     name: Name
     exposure: Text = Field(description="who or what the policy acts on at this stage")
-    sites: list[Name] = Field(default_factory=list, description="where the stage runs")
+    sites: list[Name] = Field(default_factory=empty_list, description="where the stage runs")
     population: Text | None = Field(default=None, description="who the policy acts on")
     traffic_share: Probability | None = Field(
         default=None, description="share of decisions, traffic or load the policy takes"
@@ -64,16 +64,16 @@ class RolloutStage(StrictModel):
 
 
 class Deployment(StrictModel):
-    rollout_stages: list[RolloutStage] = Field(default_factory=list)
+    rollout_stages: list[RolloutStage] = Field(default_factory=empty_list)
     requested_stage: Name | None = Field(
         default=None, description="the rollout stage this assessment asks approval for"
     )
     human_override: Text | None = None
     fallback: Text | None = None
-    rollback_criteria: list[Text] = Field(default_factory=list)
+    rollback_criteria: list[Text] = Field(default_factory=empty_list)
 
     @model_validator(mode="after")
-    def _requested_stage_exists(self) -> Deployment:
+    def _requested_stage_exists(self) -> Self:
         names = [stage.name for stage in self.rollout_stages]
         if self.requested_stage is not None and self.requested_stage not in names:
             raise PydanticCustomError(
@@ -102,7 +102,7 @@ class MonitoredMetric(StrictModel):
 class Monitoring(StrictModel):
     metrics: list[MonitoredMetric] = Field(min_length=1)
     cadence: Name
-    update_triggers: list[Text] = Field(default_factory=list)
+    update_triggers: list[Text] = Field(default_factory=empty_list)
     incident_contact: Contact
     next_review: dt.date
 

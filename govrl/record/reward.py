@@ -1,12 +1,10 @@
 """The reward: each term, what it stands in for, and how it could be gamed."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from pydantic import Field
 
-from govrl.record.base import Identifier, Name, Number, StrictModel, Text, unique_by
+from govrl.record.base import Identifier, Name, Number, StrictModel, Text, empty_list, unique_by
 
 
 class RewardTerm(StrictModel):
@@ -15,7 +13,8 @@ class RewardTerm(StrictModel):
     signal: Text = Field(description="what the term reads, e.g. 'mean arterial pressure'")
     proxy_for: Text = Field(description="the outcome the term stands in for")
     gaming_risks: list[Text] = Field(
-        default_factory=list, description="ways a policy could raise the term without the outcome"
+        default_factory=empty_list,
+        description="ways a policy could raise the term without the outcome",
     )
 
 
@@ -48,9 +47,9 @@ class RewardSpec(StrictModel):
     terms: Annotated[list[RewardTerm], unique_by("reward term names", "name")] = Field(min_length=1)
     oversight_metrics: Annotated[
         list[OversightMetric], unique_by("oversight metric names", "name")
-    ] = Field(default_factory=list)
+    ] = Field(default_factory=empty_list)
     failure_modes: Annotated[list[FailureMode], unique_by("failure mode ids", "id")] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         description="each with an id; evaluation.stress_tests name the ones they probe",
     )
     learned: LearnedReward | None = None
