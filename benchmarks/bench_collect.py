@@ -9,8 +9,9 @@ in interleaved rounds:
   (runs/search, then get-history-bulk with as many runs per request as fit its cap).
 
 It prints min/median/max of each and of their ratio (govrl / bare, per round), and the
-peak Python memory (tracemalloc) of govrl's fetch at two step counts, to show how memory
-grows with the length of the histories.
+peak Python memory (tracemalloc) of govrl's fetch at two step counts and of one history longer
+than a bulk answer holds: histories are thinned as they stream in, so memory is bounded by
+one answer (25,000 points) and the summaries, whatever the length of the histories.
 
     python benchmarks/bench_collect.py --quick      # minutes
     python benchmarks/bench_collect.py              # 100 x 20 x 10,000: 20M points, hours
@@ -52,6 +53,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--metrics", type=int, default=20)
     parser.add_argument("--steps", type=int, default=10_000)
     parser.add_argument("--small-steps", type=int, default=1_000, help="for the memory check")
+    parser.add_argument(
+        "--long-steps", type=int, default=100_000, help="one history, for the memory check"
+    )
     parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
     parser.add_argument(
         "--quick", action="store_true", help="4 runs x 2 metrics, 3 rounds: a smoke run"
@@ -187,17 +191,23 @@ def bare_fetch(url: str, experiment_id: str, steps: int) -> int:
 
 
 def govrl_fetch(url: str, experiment: str, runs: int) -> Callable[[], int]:
+    """What `collect` fetches: every history, thinned as it streams in; returns the points."""
     from govrl.evidence import Selection, open_source
+    from govrl.evidence.collect import fetch_plan
     from govrl.evidence.convention import Convention
+    from govrl.evidence.history import Thinned
     from govrl.evidence.mapping import Mapping, MetricRule
 
-    plan = Convention(Mapping(metrics=[MetricRule(key="train/*", per_run=True)])).plan()
+    plan = fetch_plan(Convention(Mapping(metrics=[MetricRule(key="train/*", per_run=True)])))
     source = open_source(url, timeout=600)
     selection = Selection(experiment=experiment, max_runs=runs)
 
+    def points(history: Any) -> int:
+        return history.count + history.dropped if isinstance(history, Thinned) else len(history)
+
     def fetch() -> int:
         evidence = source.fetch(selection, plan)
-        return sum(len(p) for run in evidence.runs for p in run.histories.values())
+        return sum(points(h) for run in evidence.runs for h in run.histories.values())
 
     return fetch
 
@@ -229,11 +239,13 @@ def main() -> None:
     try:
         database, artifacts = folder / "mlflow.db", folder / "artifacts"
         big, small = f"bench-{options.steps}", f"bench-{options.small_steps}"
+        long = f"bench-long-{options.long_steps}"
         shape = f"{options.runs} runs x {options.metrics} metrics"
         print(f"seeding {shape} x {options.steps:,} (and x {options.small_steps:,}) steps ...")
         create_store(database, artifacts)
         seed(database, big, options.runs, options.metrics, options.steps)
         seed(database, small, options.runs, options.metrics, options.small_steps)
+        seed(database, long, 1, 1, options.long_steps)
         expected = options.runs * options.metrics * options.steps
         with mlflow_server(database, artifacts) as url:
             ours = govrl_fetch(url, big, options.runs)
@@ -251,6 +263,7 @@ def main() -> None:
                 steps: peak_memory(govrl_fetch(url, name, options.runs))
                 for steps, name in ((options.small_steps, small), (options.steps, big))
             }
+            one_long = peak_memory(govrl_fetch(url, long, 1))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -265,6 +278,9 @@ def main() -> None:
         print(f"  {steps:>7,} steps: {points:>11,} points, {peak / 2**20:8.1f} MiB")
     (s_points, s_peak), (b_points, b_peak) = memory.values()
     print(f"  {b_points / s_points:.1f}x the points -> {b_peak / s_peak:.1f}x the memory")
+    points, peak = one_long
+    print(f"  one history of {options.long_steps:,} steps: {points:>11,} points, ", end="")
+    print(f"{peak / 2**20:8.1f} MiB")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ Unchanged evidence leaves the file byte for byte as it was.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,7 +29,7 @@ from govrl.evidence.fields import (
     layer,
 )
 from govrl.evidence.history import summarise
-from govrl.evidence.interface import Evidence, EvidenceSource, Selection
+from govrl.evidence.interface import Evidence, EvidenceSource, FetchPlan, Selection, Thinning
 from govrl.evidence.mapping import Mapping
 from govrl.record.base import Bounds, CollectedEvidence
 from govrl.record.evaluation import (
@@ -456,6 +456,13 @@ def apply_plan(tree: Any, new: dict[Key, dict[str, Any]]) -> None:
             _update(items[index], data, section)
 
 
+def fetch_plan(convention: Convention) -> FetchPlan:
+    """What collect fetches: the convention's plan, each history thinned as it streams in to
+    what the summary the mapping asks for needs, so that memory does not grow with its length."""
+    mapping = convention.mapping
+    return replace(convention.plan(), thinning=Thinning(mapping.window, mapping.points))
+
+
 def collect(
     path: Path,
     source: EvidenceSource,
@@ -469,7 +476,7 @@ def collect(
     """Fetch the selected evidence and merge it into the record at ``path``."""
     record = load_record(path).record  # a broken record fails before any network call
     convention = Convention(mapping)
-    evidence = source.fetch(selection, convention.plan())
+    evidence = source.fetch(selection, fetch_plan(convention))
     fetched_at = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     harvest = convention.harvest(evidence, fetched_at)
     unknown = unknown_failure_modes(harvest.entries, {m.id for m in record.reward.failure_modes})

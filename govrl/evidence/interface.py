@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,6 +71,15 @@ class Selection:
 
 
 @dataclass(frozen=True)
+class Thinning:
+    """Histories summarised as they stream in: each keeps only what a summary of its final
+    ``window`` points, drawn with at most ``points`` points, needs (govrl.evidence.history)."""
+
+    window: int
+    points: int
+
+
+@dataclass(frozen=True)
 class FetchPlan:
     """What to fetch beyond each run's params, tags and final metric values."""
 
@@ -78,6 +87,7 @@ class FetchPlan:
     artifact_dir: str = "govrl"
     artifact_names: frozenset[str] = frozenset()
     max_artifact_bytes: int = 16 * 1024 * 1024
+    thinning: Thinning | None = None  # None: every point of every history, as logged
 
 
 @dataclass(frozen=True)
@@ -104,7 +114,8 @@ class RunEvidence:
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
-    histories: dict[str, list[Point]] = field(default_factory=dict)
+    # whole, or thinned as they streamed in (govrl.evidence.history.Thinned)
+    histories: dict[str, Collection[Point]] = field(default_factory=dict)
     artifacts: dict[str, ArtifactFile] = field(default_factory=dict)
     model_name: str | None = None
     model_version: str | None = None

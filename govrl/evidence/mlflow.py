@@ -13,12 +13,13 @@ import math
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from urllib.request import url2pathname
 
+from govrl.evidence.history import thin, thin_pages
 from govrl.evidence.interface import (
     ArtifactFile,
     Evidence,
@@ -34,6 +35,7 @@ from govrl.evidence.interface import (
     SourceError,
     SourceUnavailable,
     SourceUsageError,
+    Thinning,
 )
 from govrl.evidence.transport import (
     MAX_JSON_BYTES,
@@ -44,9 +46,10 @@ from govrl.evidence.transport import (
 from govrl.vocabulary import SourceKind
 
 DEFAULT_TIMEOUT = 10.0
-BULK_HISTORY = "/ajax-api/2.0/mlflow/metrics/get-history-bulk"
 BULK_LIMIT = 25_000  # the server's cap on points per bulk answer
 BULK_RUNS = 100  # the server's cap on run ids per bulk request
+SQLITE_PAGE = 25_000  # points read at a time from a local database
+_METRIC_COLUMNS = {"run_uuid", "key", "step", "timestamp", "value", "is_nan"}
 MAX_ARTIFACT_BYTES = 256 * 1024 * 1024  # the largest archived file govrl copies back
 MAX_FILES, MAX_DEPTH = 100_000, 16  # the most a copied folder holds, files and levels deep
 _REMOTE = {"http", "https", "databricks", "postgresql", "mysql", "mssql"}
@@ -93,8 +96,7 @@ def check_uri(uri: str) -> None:
 def _check_mlflow_database(database: Path) -> None:
     """Refuse a file MLflow would otherwise fill with its own tables."""
     try:
-        read_only = database.resolve().as_uri() + "?mode=ro"
-        with contextlib.closing(sqlite3.connect(read_only, uri=True)) as db:
+        with contextlib.closing(sqlite3.connect(_read_only(database), uri=True)) as db:
             rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
     except sqlite3.Error as exc:
         raise SourceUnavailable(f"{database} is not a readable SQLite database: {exc}") from None
@@ -144,14 +146,47 @@ def inner_depth(folders: list[str], top: str) -> int:
     return max((f.count("/") - top.count("/") for f in folders), default=0)
 
 
-def _point(client: Any, m: Any) -> Point:
-    """One point of a bulk history answer, or the server's fault when it is not one."""
-    try:
-        point = (int(m.get("step", 0)), int(m.get("timestamp", 0)), float(m["value"]))
-        str(m["run_id"])
-    except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
-        raise client.malformed(BULK_HISTORY, f"a point is malformed: {m!r}") from None
-    return point
+def _latest_steps(run: Any) -> dict[str, int]:
+    """The step of each metric's latest value in the run."""
+    return {m.key: m.step for m in run.data.to_proto().metrics}
+
+
+def _kept(points: list[Point], thinning: Thinning | None) -> Collection[Point]:
+    """A whole history as the fetch keeps it: every point, or thinned."""
+    if thinning is None:
+        return points
+    return thin(points, thinning.window, thinning.points)
+
+
+def _kept_pages(pages: Iterator[list[Point]], thinning: Thinning | None) -> Collection[Point]:
+    """A history read page by page as the fetch keeps it: every point, or thinned as it comes."""
+    if thinning is None:
+        return [point for page in pages for point in page]
+    return thin_pages(pages, thinning.window, thinning.points)
+
+
+def reads_metrics(database: Path) -> bool:
+    """Whether the MLflow database's metrics table has the columns govrl reads directly."""
+    with contextlib.closing(sqlite3.connect(_read_only(database), uri=True)) as db:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(metrics)")}
+    return columns >= _METRIC_COLUMNS
+
+
+def sqlite_history(database: Path, run_id: str, key: str, timeout: float) -> Iterator[list[Point]]:
+    """A run's metric history read from an MLflow database, ``SQLITE_PAGE`` points at a time,
+    in logging order; NaN comes back as NaN (MLflow stores it as 0 with a flag)."""
+    query = (
+        "SELECT step, COALESCE(timestamp, 0), value, is_nan FROM metrics"
+        " WHERE run_uuid = ? AND key = ? ORDER BY step, timestamp, value"
+    )
+    with contextlib.closing(sqlite3.connect(_read_only(database), uri=True, timeout=timeout)) as db:
+        rows = db.execute(query, (run_id, key))
+        while page := rows.fetchmany(SQLITE_PAGE):
+            yield [(s, t, math.nan if nan else v) for s, t, v, nan in page]
+
+
+def _read_only(database: Path) -> str:
+    return database.resolve().as_uri() + "?mode=ro"
 
 
 class MlflowSource(EvidenceSource):
@@ -174,6 +209,12 @@ class MlflowSource(EvidenceSource):
         self.timeout = timeout
         self.max_response_bytes = max_response_bytes
         self.http = urlsplit(tracking_uri).scheme in ("http", "https")
+        self.database = (
+            Path(tracking_uri[len("sqlite://") :].split("?", 1)[0][1:]).resolve()
+            if urlsplit(tracking_uri).scheme == "sqlite"
+            else None
+        )
+        self._reads_metrics: bool | None = None
 
     # ------------------------------------------------------------- plumbing
 
@@ -246,7 +287,7 @@ class MlflowSource(EvidenceSource):
             return SourceUnavailable(f"{what}: MLflow at {self.location} failed: {message}")
         if isinstance(exc, requests.RequestException):
             return self._unreachable(what, str(exc))
-        if isinstance(exc, OSError):
+        if isinstance(exc, OSError | sqlite3.Error):
             return SourceUnavailable(f"{what}: {exc}")
         raise exc
 
@@ -256,6 +297,12 @@ class MlflowSource(EvidenceSource):
             f"{what}: cannot reach MLflow at {self.location}: {reason}",
             hint="check the URI and that the server is running; the record was not changed",
         )
+
+    def _direct(self) -> Path | None:
+        """The local database whose histories govrl reads itself, page by page, if any."""
+        if self._reads_metrics is None:
+            self._reads_metrics = self.database is not None and reads_metrics(self.database)
+        return self.database if self._reads_metrics else None
 
     # ---------------------------------------------------------------- reading
 
@@ -368,75 +415,89 @@ class MlflowSource(EvidenceSource):
 
     def _histories(
         self, client: Any, runs: dict[str, Any], plan: FetchPlan
-    ) -> dict[str, dict[str, list[Point]]]:
+    ) -> dict[str, dict[str, Collection[Point]]]:
         wanted: dict[str, list[str]] = {}
         for run_id, run in runs.items():
             for key in run.data.metrics:
                 if plan.wants_history(key):
                     wanted.setdefault(key, []).append(run_id)
-        out: dict[str, dict[str, list[Point]]] = {}
+        out: dict[str, dict[str, Collection[Point]]] = {}
+        latest = {run_id: _latest_steps(run) for run_id, run in runs.items()} if self.http else {}
         for key, run_ids in sorted(wanted.items()):
-            bulk = self._bulk(client, key, run_ids) if self.http else None
-            found, paged = bulk if bulk is not None else ({}, set(run_ids))
+            bulk = None
+            if self.http:
+                # as many runs as fit if each logged a point a step up to its latest: answers
+                # correct the guess, and a small first request costs less than a cut-off one
+                steps = max(latest[run_id].get(key, 0) for run_id in run_ids)
+                size = max(1, min(BULK_RUNS, (BULK_LIMIT - 1) // (max(0, steps) + 1)))
+                bulk = self._bulk(client, key, run_ids, plan.thinning, size)
+            found, paged = ({}, set(run_ids)) if bulk is None else bulk
             for run_id in run_ids:
                 if run_id in paged:
                     with self._step(f"history of {key} in run {run_id}"):
-                        metrics = client.get_metric_history(run_id, key)
-                    points = [(int(m.step), int(m.timestamp), float(m.value)) for m in metrics]
-                else:
-                    points = found.get(run_id, [])
-                out.setdefault(run_id, {})[key] = points
+                        found[run_id] = self._history(client, run_id, key, plan.thinning)
+                out.setdefault(run_id, {})[key] = found.get(run_id, [])
         return out
 
     def _bulk(
-        self, client: Any, key: str, run_ids: list[str]
-    ) -> tuple[dict[str, list[Point]], set[str]] | None:
-        """A key's histories, as many runs per request as the server's cap allows.
+        self, client: Any, key: str, run_ids: list[str], thinning: Thinning | None, size: int
+    ) -> tuple[dict[str, Collection[Point]], set[str]] | None:
+        """A key's histories, ``size`` runs per request at first, as many as fit after that.
 
         Returns the histories and the runs to read page by page (one alone overflows an
         answer), or None when the server lacks the endpoint. A truncated answer keeps the runs
         it holds in full and sizes the next request by them, so no run is fetched twice whole.
+        Each answer is thinned before the next is asked for, when ``thinning`` says so.
         """
-        found: dict[str, list[Point]] = {}
+        found: dict[str, Collection[Point]] = {}
         paged: set[str] = set()
-        queue, size = sorted(run_ids), BULK_RUNS
+        queue = sorted(run_ids)
         while queue:
             chunk = queue[:size]
-            params = {"run_id": chunk, "metric_key": key, "max_results": BULK_LIMIT}
             with self._step(f"history of {key}"):
                 try:
-                    metrics = client.http.get_json(BULK_HISTORY, params).get("metrics", [])
+                    answered, total = client.history_bulk(key, chunk, BULK_LIMIT)
                 except HttpStatusError as exc:
                     if exc.status == 404:
                         return None  # a proxy or another server without MLflow's UI API
                     raise
-                if not isinstance(metrics, list):
-                    raise client.malformed(BULK_HISTORY, "'metrics' is not a list")
-                answered: dict[str, list[Point]] = {}
-                for m in metrics:
-                    point = _point(client, m)  # first: it checks ``m`` is a point at all
-                    answered.setdefault(str(m["run_id"]), []).append(point)
-            if len(metrics) < BULK_LIMIT:
-                found.update(answered)
-                del queue[: len(chunk)]
-                continue
-            # truncated: MLflow answers run by run in sorted order, so every run before the
-            # last one named is whole; an answer in any other order is read page by page
-            named = list(answered)
-            if named != sorted(named) or not set(named) <= set(chunk):
-                paged.update(chunk)
-                del queue[: len(chunk)]
-                continue
-            whole = chunk[: chunk.index(named[-1])]
-            if not whole:
-                paged.add(chunk[0])  # longer than one answer
-                del queue[:1]
-                continue
-            found.update((run_id, answered.get(run_id, [])) for run_id in whole)
+            whole = chunk
+            if total >= BULK_LIMIT:
+                # truncated: MLflow answers run by run in sorted order, so every run before the
+                # last one named is whole; an answer in any other order is read page by page
+                named = list(answered)
+                if named != sorted(named) or not set(named) <= set(chunk):
+                    paged.update(chunk)
+                    del queue[: len(chunk)]
+                    continue
+                whole = chunk[: chunk.index(named[-1])]
+                if not whole:
+                    paged.add(chunk[0])  # longer than one answer
+                    del queue[:1]
+                    continue
+            longest = max((len(answered.get(run_id, [])) for run_id in whole), default=0)
+            for run_id in whole:
+                found[run_id] = _kept(answered.pop(run_id, []), thinning)
             del queue[: len(whole)]
-            longest = max(len(answered.get(run_id, [])) for run_id in whole)
             size = max(1, min(BULK_RUNS, (BULK_LIMIT - 1) // max(1, longest)))
         return found, paged
+
+    def _history(
+        self, client: Any, run_id: str, key: str, thinning: Thinning | None
+    ) -> Collection[Point]:
+        """One history read on its own, page by page where the store allows it."""
+        if self.http:
+            from govrl.evidence.mlflow_rest import HISTORY
+
+            try:
+                return _kept_pages(client.history_pages(run_id, key), thinning)
+            except OverflowError as exc:  # a number no MLflow store holds
+                raise client.malformed(HISTORY, str(exc)) from None
+        database = self._direct() if thinning is not None else None
+        if database is not None:
+            return _kept_pages(sqlite_history(database, run_id, key, self.timeout), thinning)
+        metrics = client.get_metric_history(run_id, key)  # whole, as MlflowClient reads it
+        return _kept([(int(m.step), int(m.timestamp), float(m.value)) for m in metrics], thinning)
 
     def _artifacts(self, client: Any, run: Any, plan: FetchPlan) -> dict[str, ArtifactFile]:
         """The run's evaluation tables, read through the repository its artifact URI names."""

@@ -2,20 +2,33 @@
 
 It offers the reading methods of ``MlflowClient`` that the MLflow source uses, so a tracking
 server is read with a total deadline and a size cap per request; answers are checked against
-MLflow's protobuf schema, and a wrongly typed one is the server's fault.
+MLflow's protobuf schema, and a wrongly typed one is the server's fault. Metric histories come
+as plain (step, timestamp, value) points instead, page by page.
 """
 
 from __future__ import annotations
 
+import itertools
 import ssl
+from collections.abc import Iterator
+from operator import itemgetter
 from typing import Any
 from urllib.parse import urlsplit
 
+from govrl.evidence.interface import Point
 from govrl.evidence.transport import BoundedHttp, HttpStatusError, ServerMisbehaved, b64, inert
 
 API = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
-HISTORY_PAGE = 25_000
+HISTORY = API + "/metrics/get-history"
+BULK_HISTORY = "/ajax-api/2.0/mlflow/metrics/get-history-bulk"
+HISTORY_PAGE = 25_000  # points per answer when a history is read page by page
+_MALFORMED = (AttributeError, KeyError, TypeError, ValueError, OverflowError)
+
+
+def _point(m: Any) -> Point:
+    """One point of a history answer (proto JSON leaves a zero step or timestamp out)."""
+    return int(m.get("step", 0)), int(m.get("timestamp", 0)), float(m["value"])
 
 
 class MlflowRest:
@@ -96,24 +109,67 @@ class MlflowRest:
             self._require(run.info.run_id, "/runs/search", "run id for one of its runs")
         return [Run.from_proto(run) for run in answer.runs]
 
-    def get_metric_history(self, run_id: str, key: str) -> list[Any]:
-        from mlflow.entities import Metric
-        from mlflow.protos.service_pb2 import GetMetricHistory
+    # ------------------------------------------------------------ histories
+    # Read straight from the JSON: a protobuf message and an entity per point would cost more
+    # than the request itself, and these answers are the largest the server gives.
 
-        found: list[Any] = []
-        token = None
+    def history_bulk(
+        self, key: str, run_ids: list[str], limit: int
+    ) -> tuple[dict[str, list[Point]], int]:
+        """The key's points in one bulk answer, by run in the answer's order, and their count.
+
+        An answer of ``limit`` points may have been cut short.
+        """
+        params = {"run_id": run_ids, "metric_key": key, "max_results": limit}
+        metrics = self._metrics(BULK_HISTORY, self.http.get_json(BULK_HISTORY, params))
+        try:  # inline rather than _point: this runs once a point
+            points = [
+                (int(m.get("step", 0)), int(m.get("timestamp", 0)), float(m["value"]))
+                for m in metrics
+            ]
+            runs = [str(m["run_id"]) for m in metrics]
+        except _MALFORMED:
+            raise self._bad_point(BULK_HISTORY, metrics, runs=True) from None
+        found: dict[str, list[Point]] = {}
+        for run_id, group in itertools.groupby(zip(runs, points, strict=True), itemgetter(0)):
+            found.setdefault(run_id, []).extend(map(itemgetter(1), group))
+        return found, len(points)
+
+    def history_pages(self, run_id: str, key: str) -> Iterator[list[Point]]:
+        """The key's history in the run, an answer of at most ``HISTORY_PAGE`` points at a time."""
+        token: str | None = None
         while True:
             params = {"run_id": run_id, "metric_key": key, "max_results": HISTORY_PAGE}
-            answer = self._get(
-                "/metrics/get-history",
-                GetMetricHistory.Response,
-                **params,
-                **({"page_token": token} if token else {}),
-            )
-            found.extend(Metric.from_proto(m) for m in answer.metrics)
-            token = answer.next_page_token
-            if not token:
-                return found
+            data = self.http.get_json(HISTORY, params | ({"page_token": token} if token else {}))
+            metrics = self._metrics(HISTORY, data)
+            try:
+                points = [_point(m) for m in metrics]
+            except _MALFORMED:
+                raise self._bad_point(HISTORY, metrics, runs=False) from None
+            yield points
+            following = data.get("next_page_token") or None
+            if following is None:
+                return
+            if not isinstance(following, str) or following == token:
+                raise self.malformed(HISTORY, f"its next page token {following!r} leads nowhere")
+            token = following
+
+    def _metrics(self, path: str, data: dict[str, Any]) -> list[Any]:
+        metrics = data.get("metrics", [])
+        if not isinstance(metrics, list):
+            raise self.malformed(path, "'metrics' is not a list")
+        return metrics
+
+    def _bad_point(self, path: str, metrics: list[Any], *, runs: bool) -> ServerMisbehaved:
+        """The server's fault, naming the first point that is not one."""
+        for m in metrics:
+            try:
+                _point(m)
+                if runs:
+                    str(m["run_id"])
+            except _MALFORMED:
+                return self.malformed(path, f"a point is malformed: {m!r}")
+        return self.malformed(path, "a point is malformed")
 
     # -------------------------------------------------------- experiments
 
