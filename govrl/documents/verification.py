@@ -12,10 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from govrl.documents.changes import change_policy, later_change_problems, record_problems, review
+from govrl.documents.changes import later_change_problems, record_problems, review
 from govrl.documents.pdffile import (
     RECORD_ATTACHMENT,
     STATEMENT_KINDS,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
     from cryptography import x509
 
+    from govrl.documents.verify_revisions import RevisionJudge
     from govrl.review.policy import Policy
 
 HIGH_RISK_TIER = 3  # never accepted without a trust check
@@ -126,21 +128,14 @@ def _check_signature(
     record_digest: str | None,
     doc: GovrlPdf,
     now: dt.datetime,
+    revisions: RevisionJudge,
 ) -> SignatureCheck:
-    from pyhanko.sign.validation.settings import KeyUsageConstraints
-
-    usage = KeyUsageConstraints(
-        key_usage={"digital_signature", "non_repudiation"}, match_all_key_usages=False
-    )
+    """One signature judged; ``revisions`` is the document's RevisionJudge, whose judgements
+    of each revision every signature shares."""
     role = role_of(embedded.field_name)
     try:
         judged = judge_signature(
-            embedded,
-            anchors,
-            key_usage=usage,
-            reader=doc.reader,
-            # the earliest signature's analysis also judges the revisions up to it
-            diff_policy=change_policy(doc.approved.revision),
+            embedded, anchors, key_usage=_key_usage(), reader=doc.reader, diff_policy=revisions
         )
     except damage_errors() as exc:
         # A byte flipped inside a signed object can break parsing before any digest is
@@ -201,6 +196,16 @@ def _check_signature(
     return check
 
 
+@cache
+def _key_usage() -> Any:
+    """The key usages a reviewer's certificate must allow, built once per process."""
+    from pyhanko.sign.validation.settings import KeyUsageConstraints
+
+    return KeyUsageConstraints(
+        key_usage={"digital_signature", "non_repudiation"}, match_all_key_usages=False
+    )
+
+
 def verify_pdf(
     document: GovrlPdf | Path,
     *,
@@ -215,6 +220,7 @@ def verify_pdf(
 
     A path is opened first; an opened document is judged on exactly the bytes it was read from.
     """
+    from govrl.documents.verify_revisions import RevisionJudge  # loads pyHanko
     from govrl.review.gate import rule_for
     from govrl.review.policy import distinct_signers
 
@@ -241,10 +247,15 @@ def verify_pdf(
     except damage_errors() as exc:
         problems.append(f"the signature fields cannot be read: the file is damaged ({exc})")
         embedded = []
+    # The earliest signature's analysis also judges the revisions up to it.
+    revisions = RevisionJudge(doc.reader, doc.approved.revision)
+    revisions.prime_all()
     # Revisions no signature's difference analysis reaches: an unsigned document's, or the
     # ones under a lone signature that covers the whole file.
     problems.extend(review(doc.reader, min((s.signed_revision for s in embedded), default=None)))
-    signatures = [_check_signature(s, anchors, record_digest, doc, now) for s in embedded]
+    signatures = [
+        _check_signature(s, anchors, record_digest, doc, now, revisions) for s in embedded
+    ]
     required: list[str] = []
     if facts.record_json is not None:
         try:  # pydantic's ValidationError, JSON and UTF-8 errors are all ValueErrors
