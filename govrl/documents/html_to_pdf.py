@@ -144,6 +144,11 @@ def html_to_pdf(
                 pdf_identifier=document_identifier(meta),
                 attachments=[attachment],
                 custom_metadata=True,
+                # A plain cross-reference table, no object streams; _finish compresses every
+                # stream again. pyHanko finds an object in an object stream by reading the
+                # stream's index from its start, so verifying read those objects in time
+                # quadratic in their number.
+                uncompressed_pdf=True,
                 finisher=lambda _doc, pdf: _finish(pdf, meta, fields),
             )
     finally:
@@ -193,7 +198,9 @@ def _signature_fields(document: Any, roles: Sequence[str]) -> list[SignatureFiel
 
 
 def _finish(pdf: Any, meta: PdfMeta, fields: list[SignatureField]) -> None:
-    """Last edits before the trailer is written: Info, XMP and the empty signature fields."""
+    """Last edits before the trailer is written: Info, XMP, the empty signature fields, and
+    every stream compressed (WeasyPrint leaves them plain when told to write no object
+    streams)."""
     # pyHanko rewrites /Producer when it signs; without one, Info and XMP keep agreeing.
     pdf.info.pop("Producer", None)
     # WeasyPrint lists the attachment in /AF twice (from the name tree and the filespec).
@@ -204,6 +211,15 @@ def _finish(pdf: Any, meta: PdfMeta, fields: list[SignatureField]) -> None:
     _extend_xmp(pdf, meta)
     if fields:
         _add_signature_fields(pdf, fields)
+    _compress_streams(pdf)
+
+
+def _compress_streams(pdf: Any) -> None:
+    import pydyf  # type: ignore[import-untyped]
+
+    for item in pdf.objects:
+        if isinstance(item, pydyf.Stream):
+            item.compress = True
 
 
 def _object(pdf: Any, reference: Any) -> Any:
@@ -224,7 +240,7 @@ def _add_signature_fields(pdf: Any, fields: list[SignatureField]) -> None:
     They live in the first (and only) revision, so the file stays byte-reproducible;
     each reviewer's signature then fills its field in an incremental update.
     """
-    import pydyf  # type: ignore[import-untyped]
+    import pydyf  # type: ignore[import-untyped,unused-ignore]
 
     kids = pdf.pages["Kids"]
     references = []

@@ -211,12 +211,37 @@ def _signer(creds: Credentials) -> Any:
         )
     )
     cert = asn1_x509.Certificate.load(creds.cert.public_bytes(der))
-    chain = [asn1_x509.Certificate.load(c.public_bytes(der)) for c in creds.chain]
+    chain = [
+        asn1_x509.Certificate.load(c.public_bytes(der)) for c in creds.chain if c != creds.cert
+    ]
+    # pyHanko embeds the signing certificate itself: in the registry too, it was embedded
+    # twice, half a kilobyte more for every verifier to read.
     return signers.SimpleSigner(
         signing_cert=cert,
         signing_key=key_info,
-        cert_registry=SimpleCertificateStore.from_certs([cert, *chain]),  # type: ignore[no-untyped-call]
+        cert_registry=SimpleCertificateStore.from_certs(chain),  # type: ignore[no-untyped-call]
     )
+
+
+def _room(signer: Any) -> int:
+    """Room for a signature container with no timestamp or validation data, in hex digits:
+    its size when signed in a dry run, and 64 bytes for a signature value, whose length
+    varies by a byte or two. pyHanko's own estimate adds half the size again, zeros that
+    every verifier then reads digit by digit."""
+    import asyncio
+
+    from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+
+    dry = asyncio.run(
+        signer.async_sign(
+            bytes(32),
+            "sha256",
+            dry_run=True,
+            use_pades=True,
+            signed_attr_settings=PdfCMSSignedAttributes(signing_time=dt.datetime.now(dt.UTC)),
+        )
+    )
+    return 2 * (len(dry.dump()) + 64)
 
 
 @dataclass
@@ -355,6 +380,8 @@ def sign_pdf(
         raise SigningRefused(f"{source}: pyHanko cannot use this certificate: {exc}") from None
     writer = IncrementalPdfFileWriter(io.BytesIO(doc.data), strict=False)
     out = io.BytesIO()
+    # Without a timestamp or validation data the container's size is known before signing.
+    known = timestamper is None and validation_context is None
     try:
         signers.PdfSigner(
             meta,
@@ -362,7 +389,7 @@ def sign_pdf(
             timestamper=timestamper,
             stamp_style=style,
             new_field_spec=new_field,
-        ).sign_pdf(writer, output=out)
+        ).sign_pdf(writer, output=out, bytes_reserved=_room(signer) if known else None)
     except SigningError as exc:
         raise SigningRefused(
             f"{source}: pyHanko could not sign: {exc}",
