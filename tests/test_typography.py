@@ -6,10 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import govrl.documents.html_to_pdf as html_to_pdf_module
 from govrl.documents.numbers import decimals_for, format_number
 from govrl.documents.render import Format, Kind, render
 from govrl.record import AssessmentRecord
@@ -42,21 +45,66 @@ def _pdf_text(content: bytes, folder: Path) -> str:
     return done.stdout
 
 
+def _boxes(box: Any, kind: str) -> list[Any]:
+    return [b for b in box.descendants() if type(b).__name__ == kind]
+
+
+def _key_value_rows(document: Any) -> list[tuple[int, str, int, bool]]:
+    """Each key-value row of a laid-out document, per page it reaches: the page, the key,
+    how many lines the key takes there, and whether any line of the value is beside it."""
+    rows = []
+    for number, page in enumerate(document.pages, 1):
+        for box in page._page_box.descendants():
+            if getattr(box, "element_tag", None) != "div" or not hasattr(box, "children"):
+                continue
+            parts = {getattr(child, "element_tag", None): child for child in box.children}
+            if "dt" in parts:
+                key = " ".join(t.text.strip() for t in _boxes(parts["dt"], "TextBox"))
+                value = parts.get("dd")
+                beside = value is not None and bool(_boxes(value, "LineBox"))
+                rows.append((number, key, len(_boxes(parts["dt"], "LineBox")), beside))
+    return rows
+
+
+@dataclass
+class Rendered:
+    texts: dict[tuple[str, Kind, Format], str]
+    rows: dict[tuple[str, Kind], list[tuple[int, str, int, bool]]]
+
+
 @pytest.fixture(scope="module")
-def texts(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, Kind, Format], str]:
-    """The text of every kind for both examples: the PDF read back, and the Markdown."""
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    """Every kind for both examples: the PDF's text read back, the Markdown, and the key-value
+    rows of the PDF as WeasyPrint laid them out."""
     folder = tmp_path_factory.mktemp("typography")
-    found = {}
-    for name in EXAMPLES_POLICIES:
-        record, policy = _example(name)
-        for kind in KINDS:
-            for fmt in (Format.PDF, Format.MD):
-                done = render(record, kind=kind, fmt=fmt, policy=policy, library=LIBRARY, on=DATE)
-                text = (
-                    _pdf_text(done.content, folder) if fmt is Format.PDF else done.content.decode()
-                )
-                found[(name, kind, fmt)] = text
+    found = Rendered({}, {})
+    laid_out: list[Any] = []
+    original = html_to_pdf_module._set_metadata
+
+    def keep(document: Any, *args: Any) -> None:
+        laid_out.append(_key_value_rows(document))
+        original(document, *args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(html_to_pdf_module, "_set_metadata", keep)
+        for name in EXAMPLES_POLICIES:
+            record, policy = _example(name)
+            for kind in KINDS:
+                for fmt in (Format.PDF, Format.MD):
+                    done = render(
+                        record, kind=kind, fmt=fmt, policy=policy, library=LIBRARY, on=DATE
+                    )
+                    if fmt is Format.PDF:
+                        found.texts[(name, kind, fmt)] = _pdf_text(done.content, folder)
+                        found.rows[(name, kind)] = laid_out.pop()
+                    else:
+                        found.texts[(name, kind, fmt)] = done.content.decode()
     return found
+
+
+@pytest.fixture(scope="module")
+def texts(rendered: Rendered) -> dict[tuple[str, Kind, Format], str]:
+    return rendered.texts
 
 
 CASES = [
@@ -150,3 +198,15 @@ def test_estimates_are_shown_to_their_intervals_precision(name: str, kind: Kind)
         checked += 1
     assert checked, "the example records no estimate with an interval"
     assert not [t for t in DECIMAL.findall(shown) if len(t.replace(".", "").lstrip("0")) >= 4]
+
+
+@pytest.mark.parametrize(("name", "kind"), [(n, k) for n in EXAMPLES_POLICIES for k in KINDS])
+def test_a_key_is_one_line_and_never_left_without_its_value(
+    rendered: Rendered, name: str, kind: Kind
+) -> None:
+    rows = rendered.rows[(name, kind)]
+    assert len(rows) > 20, "the document has too few key-value rows to check"
+    wrapped = [f"page {page}: {key!r}" for page, key, lines, _ in rows if lines != 1]
+    assert not wrapped, f"keys that wrap onto a second line: {wrapped}"
+    alone = [f"page {page}: {key!r}" for page, key, _, beside in rows if not beside]
+    assert not alone, f"keys left at the foot of a page without their value: {alone}"

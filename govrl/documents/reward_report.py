@@ -656,7 +656,7 @@ def _evaluation(record: AssessmentRecord, view: View) -> Section:
                 facts=_facts(
                     [
                         (
-                            "Propensities of logged data",
+                            "Logged propensities",
                             behaviour.propensities.value if behaviour else None,
                         ),
                         (

@@ -383,7 +383,7 @@ def _oversight_needed(record: AssessmentRecord) -> Entry:
         facts=_facts(
             [
                 ("Level of autonomy", u.autonomy.value if u.autonomy else None),
-                ("How a decision is explained", u.explanation),
+                ("Explanations", u.explanation),
                 ("How it is contested", u.recourse),
             ]
         ),
@@ -584,7 +584,7 @@ def _functioning(record: AssessmentRecord) -> Point:
                         ("Human override", dep.human_override),
                         ("Fallback", dep.fallback),
                         ("Rollback criteria", "; ".join(dep.rollback_criteria)),
-                        ("Out-of-distribution check", ood.method if ood else None),
+                        ("OOD detector", ood.method if ood else None),
                         ("On detection", ood.on_detection if ood else None),
                     ]
                 ),
