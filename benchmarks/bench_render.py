@@ -30,13 +30,11 @@ EXAMPLE = ROOT / "examples" / "sepsis-offline-rl.yaml"
 DATE = dt.date(2026, 5, 1)
 
 
-def interleaved(
-    first: Callable[[], Any], second: Callable[[], Any], runs: int
-) -> list[list[float]]:
-    """Seconds of ``runs`` calls of each action, alternating, so load hits both alike."""
-    times: list[list[float]] = [[], []]
+def interleaved(*actions: Callable[[], Any], runs: int) -> list[list[float]]:
+    """Seconds of ``runs`` calls of each action, taking turns, so load hits all alike."""
+    times: list[list[float]] = [[] for _ in actions]
     for _ in range(runs):
-        for action, bucket in ((first, times[0]), (second, times[1])):
+        for action, bucket in zip(actions, times, strict=True):
             start = time.perf_counter()
             action()
             bucket.append(time.perf_counter() - start)
@@ -87,7 +85,7 @@ def single_documents(runs: int) -> list[dict[str, Any]]:
                 return weasyprint.HTML(string=html, base_url=base_url).write_pdf()
 
             bare()
-            ours, theirs = interleaved(govrl_render, bare, runs)
+            ours, theirs = interleaved(govrl_render, bare, runs=runs)
             rows.append(
                 {
                     "kind": kind.value,
@@ -122,7 +120,8 @@ def write_records(folder: Path, count: int) -> list[Path]:
 
 
 def batch(count: int, runs: int) -> dict[str, Any]:
-    """One `govrl render FOLDER` of ``count`` approvals against ``count`` separate commands."""
+    """One `govrl render FOLDER` of ``count`` approvals, with its worker processes (one per
+    core) and with --jobs 1, against ``count`` separate commands."""
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         (work / "records").mkdir()
@@ -130,10 +129,13 @@ def batch(count: int, runs: int) -> dict[str, Any]:
         govrl = [sys.executable, "-m", "govrl", "render", "--kind", "approval"]
         date = ["--date", DATE.isoformat(), "--overwrite"]
 
-        def one_command() -> None:
-            out = work / "batch"
-            subprocess.run([*govrl, str(work / "records"), "-o", str(out), *date], check=True,
-                           capture_output=True, cwd=ROOT)  # fmt: skip
+        def one_command(*jobs: str) -> Callable[[], None]:
+            def run() -> None:
+                out = work / "batch"
+                subprocess.run([*govrl, str(work / "records"), "-o", str(out), *date, *jobs],
+                               check=True, capture_output=True, cwd=ROOT)  # fmt: skip
+
+            return run
 
         def separate_commands() -> None:
             for index, path in enumerate(files):
@@ -141,12 +143,16 @@ def batch(count: int, runs: int) -> dict[str, Any]:
                 subprocess.run([*govrl, str(path), "-o", str(out), *date], check=True,
                                capture_output=True, cwd=ROOT)  # fmt: skip
 
-        together, apart = interleaved(one_command, separate_commands, runs)
+        parallel, serial, apart = interleaved(
+            one_command(), one_command("--jobs", "1"), separate_commands, runs=runs
+        )
     return {
         "documents": count,
-        "one_command": spread(together),
+        "one_command": spread(parallel),
+        "one_command_one_process": spread(serial),
         "separate_commands": spread(apart),
-        "speedup": statistics.median(apart) / statistics.median(together),
+        "speedup": statistics.median(apart) / statistics.median(parallel),
+        "speedup_one_process": statistics.median(apart) / statistics.median(serial),
     }
 
 
@@ -172,9 +178,17 @@ def main() -> None:
             f"{shown(row['weasyprint'])}  {row['ratio']:5.2f}x"
         )
     print(f"\n{count} approvals, seconds (min median max)")
-    print(f"  one govrl render of the folder  {shown(together['one_command'])}")
-    print(f"  {count} govrl render commands  {shown(together['separate_commands'])}")
-    print(f"  speed-up: {together['speedup']:.2f}x")
+    rows = [
+        ("one govrl render of the folder", together["one_command"]),
+        ("the same with --jobs 1", together["one_command_one_process"]),
+        (f"{count} separate govrl render commands", together["separate_commands"]),
+    ]
+    for label, figures in rows:
+        print(f"  {label:36} {shown(figures)}")
+    print(
+        f"  speed-up: {together['speedup']:.2f}x "
+        f"({together['speedup_one_process']:.2f}x with --jobs 1)"
+    )
 
 
 if __name__ == "__main__":

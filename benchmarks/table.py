@@ -54,6 +54,10 @@ def table(render: dict[str, Any], validate: dict[str, Any]) -> str:
         f"| {seconds(batch['one_command'])} | {seconds(batch['separate_commands'])}: "
         f"{batch['documents']} `govrl render` commands | {1 / batch['speedup']:.2f}x |"
     )
+    lines.append(
+        f"| the same with `--jobs 1` (one process) | {seconds(batch['one_command_one_process'])} "
+        f"| the same | {1 / batch['speedup_one_process']:.2f}x |"
+    )
     return "\n".join(lines)
 
 

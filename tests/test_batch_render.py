@@ -1,5 +1,6 @@
-"""`govrl render` over several records in one process: named outputs, a bad record among
-good ones, progress lines, and documents identical to those rendered one at a time."""
+"""`govrl render` over several records in one command: named outputs, a bad record among
+good ones, progress lines, worker processes, and documents identical to those rendered one
+at a time."""
 
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ def test_a_folder_renders_each_record_named_by_system_version_and_kind(tmp_path:
     assert "[1/4]" not in stderr  # stderr is no terminal here: no progress unless asked
 
 
-def test_progress_says_which_document_starts(tmp_path: Path) -> None:
+def test_progress_says_which_document_is_done(tmp_path: Path) -> None:
     records = _copy_examples(tmp_path / "records")
     first, second = sorted(records.glob("*.yaml"))
     code, _, stderr = _render(
@@ -192,3 +193,52 @@ def test_a_record_named_twice_renders_once(tmp_path: Path) -> None:
                                    "-o", str(out))  # fmt: skip
     assert code == 0, stderr
     assert len(stdout.splitlines()) == 2 and len(list(out.iterdir())) == 2
+
+
+@pytest.mark.pdf
+@pytest.mark.slow
+def test_worker_processes_write_what_one_process_writes(tmp_path: Path) -> None:
+    records = _copy_examples(tmp_path / "records")
+    shutil.copy(ROOT / "tests" / "data" / "invalid-unknown-key.yaml", records / "bad.yaml")
+    outputs = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"jobs-{jobs}"
+        code, stdout, stderr = _render(str(records), "--kind", "approval", "-o", str(out),
+                                       "--jobs", jobs)  # fmt: skip
+        assert code == 1, stderr  # the bad record, and only it, failed
+        assert "rendered 2 of 3 documents; 1 failed" in stderr and "system.colour" in stderr
+        assert "Traceback" not in stderr
+        report = stdout.replace(str(out), "OUT")
+        outputs[jobs] = (report, {p.name: p.read_bytes() for p in out.iterdir()})
+    assert len(outputs["2"][1]) == 2
+    assert outputs["2"] == outputs["1"]  # the same files, bytes and report, in the same order
+
+
+KILLED = """
+import os, signal, sys
+import govrl.cli.render_cmds as commands
+original = commands.render_job
+def render_job(job, *args):
+    if job.file.name == "sepsis-offline-rl.yaml":
+        os.kill(os.getpid(), signal.SIGKILL)  # as the kernel does when memory runs out
+    return original(job, *args)
+commands.render_job = render_job
+from govrl.cli import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.pdf
+@pytest.mark.slow
+def test_a_worker_that_dies_is_reported_not_a_traceback(tmp_path: Path) -> None:
+    records = _copy_examples(tmp_path / "records")
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED, "render", str(records), "--kind", "approval",
+         "-o", str(out), "--jobs", "2", "--date", DATE],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    assert "ended abruptly" in done.stderr and "were not written" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp file left

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,14 +84,11 @@ def document_name(record: Any, kind: str, fmt: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).lstrip(".") + f".{fmt}"
 
 
-def render_job(
-    job: Job, settings: Settings, folder: Path | None, written: set[Path]
-) -> tuple[Path, Rendered]:
-    """Render one document and write it atomically; returns where it went and what it is."""
-    from govrl.atomicfile import write_atomic
+def render_job(job: Job, settings: Settings, folder: Path | None) -> tuple[Path, Rendered]:
+    """Render one document; returns where it goes and what it is. Writes nothing."""
     from govrl.documents.render import DraftUnrenderable, Format, Kind
     from govrl.documents.render import render as render_document
-    from govrl.errors import RecordInvalid, UsageError
+    from govrl.errors import RecordInvalid
     from govrl.outputs import check_output
     from govrl.review.rules import load_assessment
 
@@ -106,11 +104,7 @@ def render_job(
             raise DraftUnrenderable(exc.problems, str(job.file)) from None
         raise
     output = job.output or (folder or Path()) / document_name(judged.record, job.kind, settings.fmt)
-    if output.resolve() in written:
-        raise UsageError(
-            f"{job.file}: {output} was already written by another record of this batch",
-            hint="two records share a system id and version; render them separately",
-        )
+    # Refused before the layout, not after it: rendering is the slow part.
     check_output(output, inputs=[job.file], overwrite=settings.overwrite)
     rendered = render_document(
         judged.record,
@@ -123,12 +117,107 @@ def render_job(
         draft=settings.draft,
         draft_problems=judged.problems,
     )
+    return output, rendered
+
+
+def write_document(job: Job, output: Path, rendered: Rendered, written: set[Path]) -> None:
+    """Write one rendered document atomically, unless another of this batch went there."""
+    from govrl.atomicfile import write_atomic
+    from govrl.errors import UsageError
+
+    if output.resolve() in written:
+        raise UsageError(
+            f"{job.file}: {output} was already written by another record of this batch",
+            hint="two records share a system id and version; render them separately",
+        )
     if str(output) == "-":
         click.echo(rendered.content, nl=False)
     else:
         write_atomic(output, rendered.content)
         written.add(output.resolve())
-    return output, rendered
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A document that could not be rendered, as a worker process reports it back."""
+
+    message: str
+    hint: str | None
+    diagnostics: str
+    exit_code: int
+    environment: bool  # the renderer or the disk is gone: every other document would fail alike
+
+
+def render_elsewhere(job: Job, settings: Settings, folder: Path | None) -> Any:
+    """render_job in a worker process: its result, or what went wrong as plain data (an
+    exception may not survive the trip back)."""
+    from govrl.errors import GovrlError
+
+    try:
+        return render_job(job, settings, folder)
+    except GovrlError as exc:
+        return as_failure(exc)
+
+
+def as_failure(exc: GovrlError) -> Failure:
+    from govrl.errors import EnvironmentFailure
+
+    environment = isinstance(exc, EnvironmentFailure)
+    return Failure(exc.message, exc.hint, exc.diagnostics(), exc.exit_code, environment)
+
+
+def worker_count(asked: int | None, documents: int, fmt: str) -> int:
+    """How many processes render at once: one per usable core unless asked, never more than
+    there are documents; HTML and Markdown are quick enough for one."""
+    import os
+
+    if fmt != "pdf" or documents < 2:
+        return 1
+    if asked is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        asked = cores or 1
+    return max(1, min(asked, documents))
+
+
+def rendered_in_order(
+    jobs: list[Job], settings: Settings, folder: Path | None, workers: int
+) -> Generator[Any, None, None]:
+    """Each job's rendering, in the order of ``jobs``: a (path, document) pair, or the
+    GovrlError (here) or Failure (from a worker) that stopped it."""
+    from govrl.errors import GovrlError
+
+    if workers == 1:
+        for job in jobs:
+            try:
+                yield render_job(job, settings, folder)
+            except GovrlError as exc:
+                yield exc
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    from govrl.errors import EnvironmentFailure
+
+    # Forked workers start with what this process has imported; elsewhere they start afresh.
+    fork = sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if fork else None)
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = [pool.submit(render_elsewhere, job, settings, folder) for job in jobs]
+        try:
+            for job, future in zip(jobs, futures, strict=True):
+                try:
+                    yield future.result()
+                except BrokenProcessPool:
+                    raise EnvironmentFailure(
+                        "a rendering process ended abruptly (killed, or out of memory, on this "
+                        f"or another document); {job.file} ({job.kind}) and the documents "
+                        "after it were not written",
+                        hint="render again, with fewer --jobs if memory ran out",
+                    ) from None
+        finally:
+            for future in futures:
+                future.cancel()
 
 
 def result_line(output: Path, rendered: Rendered, settings: Settings) -> str:
@@ -147,27 +236,40 @@ def result_line(output: Path, rendered: Rendered, settings: Settings) -> str:
     )
 
 
-def report_failure(job: Job, exc: GovrlError) -> dict[str, Any]:
+def report_failure(job: Job, failure: Failure) -> dict[str, Any]:
     """Say on stderr which document failed and why; the failure, for --json."""
-    prefix = "" if str(job.file) in exc.message else f"{job.file}: "
-    echo_line(f"error: {prefix}{exc.message} [{job.kind}]", err=True)
-    if exc.hint:
-        echo_line(f"  {exc.hint}", err=True)
+    prefix = "" if str(job.file) in failure.message else f"{job.file}: "
+    echo_line(f"error: {prefix}{failure.message} [{job.kind}]", err=True)
+    if failure.hint:
+        echo_line(f"  {failure.hint}", err=True)
     return {
         "file": str(job.file),
         "kind": job.kind,
-        "error": exc.diagnostics(),
-        "exit_code": exc.exit_code,
+        "error": failure.diagnostics,
+        "exit_code": failure.exit_code,
     }
 
 
 def report_success(
-    job: Job, output: Path, rendered: Rendered, settings: Settings, *, quiet: bool
+    job: Job,
+    output: Path,
+    rendered: Rendered,
+    settings: Settings,
+    *,
+    quiet: bool,
+    said: set[str],
 ) -> dict[str, Any]:
-    """Print the document's warnings and, unless ``quiet``, its result line; its JSON."""
+    """Print the document's warnings (each once a command) and, unless ``quiet``, its result
+    line; its JSON."""
+    from govrl.documents.html_to_pdf import FONTTOOLS_FALLBACK
+
     for url in rendered.refused:
         echo_line(f"warning: refused to fetch {url}", err=True)
     for message in rendered.warnings:
+        if message == FONTTOOLS_FALLBACK:
+            if message in said:  # every worker process says it once
+                continue
+            said.add(message)
         echo_line(f"warning: {message}", err=True)
     if not quiet and str(output) != "-":
         echo_line(result_line(output, rendered, settings))
@@ -246,9 +348,15 @@ def plan(
 @CHECKLIST_DIRS
 @OVERWRITE
 @click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    help="PDFs rendered at once, each in a process of its own (default: one per CPU core).",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
-    help="A line on stderr as each document starts (default: when stderr is a terminal).",
+    help="A line on stderr as each document is done (default: when stderr is a terminal).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 def render(
@@ -262,6 +370,7 @@ def render(
     draft: bool,
     checklist_dirs: tuple[Path, ...],
     overwrite: bool,
+    jobs: int | None,
     progress: bool | None,
     as_json: bool,
 ) -> None:
@@ -273,46 +382,66 @@ def render(
     unless rendering succeeds. A record that fails `govrl validate` is refused,
     unless --draft asks for a watermarked draft that cannot be signed.
 
-    Several records (files, or folders of *.yaml records) render in one process,
-    which starts the renderer once. A bad record is reported with its file and
-    line, the others still render, and the exit code is the worst failure's.
+    Several records (files, or folders of *.yaml records) render in one command, as
+    many PDFs at a time as there are CPU cores (--jobs), each process starting the
+    renderer once; the documents and the order they are reported in are the same as
+    one at a time. A bad record is reported with its file and line, the others still
+    render, and the exit code is the worst failure's.
     """
     from govrl.errors import EnvironmentFailure, GovrlError, UsageError
 
     if str(output) == "-" and as_json:
         raise UsageError("--json prints to stdout, so it needs -o FILE rather than -o -")
-    jobs, folder = plan(inputs, kinds, output)
+    planned, folder = plan(inputs, kinds, output)
     settings = Settings(
         fmt, policy_path, on.date() if on else None, template_dir, draft, checklist_dirs, overwrite
     )
     if progress is None:
-        progress = len(jobs) > 1 and sys.stderr.isatty()
+        progress = len(planned) > 1 and sys.stderr.isatty()
+    workers = worker_count(jobs, len(planned), fmt)
     written: set[Path] = set()
+    said: set[str] = set()
     documents: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
-    for number, job in enumerate(jobs, 1):
-        if progress:
-            echo_line(f"[{number}/{len(jobs)}] {job.file} ({job.kind})", err=True)
-        try:
-            where, rendered = render_job(job, settings, folder, written)
-        except EnvironmentFailure:
-            raise  # the renderer or the disk is gone: every other document would fail alike
-        except GovrlError as exc:
-            if folder is None:
-                raise
-            failed.append(report_failure(job, exc))
-            continue
-        documents.append(report_success(job, where, rendered, settings, quiet=as_json))
-        if draft and folder is None and not as_json and str(where) != "-":
-            echo_line(
-                "this is a draft: it has no signature fields, and sign and archive refuse "
-                "it; render without --draft once `govrl validate` passes"
-            )
+    results = rendered_in_order(planned, settings, folder, workers)
+    try:
+        for number, (job, result) in enumerate(zip(planned, results, strict=True), 1):
+            if progress:
+                echo_line(f"[{number}/{len(planned)}] {job.file} ({job.kind})", err=True)
+            if isinstance(result, GovrlError):
+                if folder is None or isinstance(result, EnvironmentFailure):
+                    raise result  # one document, or the renderer is gone for all of them
+                result = as_failure(result)
+            if isinstance(result, Failure):
+                if result.environment:
+                    raise EnvironmentFailure(result.message, hint=result.hint)
+                failed.append(report_failure(job, result))
+                continue
+            where, rendered = result
+            try:
+                write_document(job, where, rendered, written)
+            except EnvironmentFailure:
+                raise  # the disk is gone or full: every other document would fail alike
+            except GovrlError as exc:
+                if folder is None:
+                    raise
+                failed.append(report_failure(job, as_failure(exc)))
+                continue
+            report = report_success(job, where, rendered, settings, quiet=as_json, said=said)
+            documents.append(report)
+            if draft and folder is None and not as_json and str(where) != "-":
+                echo_line(
+                    "this is a draft: it has no signature fields, and sign and archive refuse "
+                    "it; render without --draft once `govrl validate` passes"
+                )
+    finally:
+        results.close()  # on an error, the workers' remaining documents are not rendered
     if as_json:
         echo_json(documents[0] if folder is None else {"documents": documents, "failed": failed})
     if failed:
         echo_line(
-            f"rendered {len(documents)} of {len(jobs)} documents; {len(failed)} failed", err=True
+            f"rendered {len(documents)} of {len(planned)} documents; {len(failed)} failed",
+            err=True,
         )
         click.get_current_context().exit(max(int(f["exit_code"]) for f in failed))
 
