@@ -330,21 +330,6 @@ def small_record(library: Any) -> Any:
     return AssessmentRecord.model_validate(data)
 
 
-def grid_record(extra: int = 0) -> Any:
-    """The grid example with ``extra`` more subgroup results (more pages), each passing."""
-    from govrl.record import AssessmentRecord
-    from govrl.yamlio import load
-
-    data = load(EXAMPLE).data
-    first = data["evaluation"]["subgroups"][0]
-    data["evaluation"]["subgroups"] += [
-        {**first, "attribute": "feeder", "group": f"feeder F{n:03d}", "value": 35 + n % 9,
-         "ci_low": 33 + n % 9, "ci_high": 37.5 + n % 9}
-        for n in range(extra)
-    ]  # fmt: skip
-    return AssessmentRecord.model_validate(data)
-
-
 class Signed:
     """Approvals signed in every field, each by its own reviewer under one CA."""
 
@@ -394,6 +379,8 @@ def measure_scaling(folder: Path, runs: int, quick: bool) -> None:
     """verify of one document against its signatures (1, 2, 4, 8) and its pages, next to
     bare pyHanko validating the same file (its own difference policy, and govrl's rules in
     pyHanko's order: every later revision compared with each signature's own)."""
+    from bench_sign import grown_record  # this folder is on the path of a script run from it
+
     from govrl.documents.changes import change_policy
     from govrl.documents.verification import verify_pdf
 
@@ -401,12 +388,12 @@ def measure_scaling(folder: Path, runs: int, quick: bool) -> None:
     signed = Signed(folder / "scaling")
     rows: list[tuple[str, Path, int, int, Any]] = []
     for count in [1, 2, 4] if quick else [1, 2, 4, 8]:
-        pdf, pages, policy = signed.approval(f"grid-{count}", grid_record(), grid_policy(count))
+        pdf, pages, policy = signed.approval(f"grid-{count}", grown_record(0), grid_policy(count))
         rows.append(("signatures", pdf, count, pages, policy))
     small_policy = SMALL_POLICY.replace(b"ROLES", ", ".join(ROLES[:4]).encode())
     for name, record, policy_text in (
         ("small", small_record(signed.library), small_policy),
-        ("grid-long", grid_record(120), grid_policy(4)),
+        ("grid-long", grown_record(120), grid_policy(4)),
     )[: 1 if quick else 2]:
         pdf, pages, policy = signed.approval(name, record, policy_text)
         rows.append(("pages", pdf, 4, pages, policy))
