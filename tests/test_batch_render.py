@@ -200,17 +200,20 @@ def test_a_record_named_twice_renders_once(tmp_path: Path) -> None:
 def test_worker_processes_write_what_one_process_writes(tmp_path: Path) -> None:
     records = _copy_examples(tmp_path / "records")
     shutil.copy(ROOT / "tests" / "data" / "invalid-unknown-key.yaml", records / "bad.yaml")
+    grid = records / "grid-frequency-control.yaml"
+    for version in ("1.1.1", "1.1.2"):  # five documents: more than two workers keep in flight
+        _revision(grid, version, records / f"grid-{version}.yaml")
     outputs = {}
     for jobs in ("1", "2"):
         out = tmp_path / f"jobs-{jobs}"
         code, stdout, stderr = _render(str(records), "--kind", "approval", "-o", str(out),
                                        "--jobs", jobs)  # fmt: skip
         assert code == 1, stderr  # the bad record, and only it, failed
-        assert "rendered 2 of 3 documents; 1 failed" in stderr and "system.colour" in stderr
+        assert "rendered 4 of 5 documents; 1 failed" in stderr and "system.colour" in stderr
         assert "Traceback" not in stderr
         report = stdout.replace(str(out), "OUT")
         outputs[jobs] = (report, {p.name: p.read_bytes() for p in out.iterdir()})
-    assert len(outputs["2"][1]) == 2
+    assert len(outputs["2"][1]) == 4
     assert outputs["2"] == outputs["1"]  # the same files, bytes and report, in the same order
 
 

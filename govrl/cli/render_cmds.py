@@ -194,8 +194,10 @@ def rendered_in_order(
                 yield exc
         return
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from collections import deque
+    from concurrent.futures import Future, ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
+    from itertools import islice
 
     from govrl.errors import EnvironmentFailure
 
@@ -203,9 +205,17 @@ def rendered_in_order(
     fork = sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if fork else None)
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        futures = [pool.submit(render_elsewhere, job, settings, folder) for job in jobs]
+        # Two documents per worker in flight: none waits for work, and finished documents
+        # waiting to be written (behind a slow one) stay few, however long the batch.
+        window: deque[tuple[Job, Future[Any]]] = deque()
+        waiting = iter(jobs)
         try:
-            for job, future in zip(jobs, futures, strict=True):
+            while True:
+                for job in islice(waiting, 2 * workers - len(window)):
+                    window.append((job, pool.submit(render_elsewhere, job, settings, folder)))
+                if not window:
+                    return
+                job, future = window.popleft()
                 try:
                     yield future.result()
                 except BrokenProcessPool:
@@ -216,7 +226,7 @@ def rendered_in_order(
                         hint="render again, with fewer --jobs if memory ran out",
                     ) from None
         finally:
-            for future in futures:
+            for _, future in window:
                 future.cancel()
 
 
@@ -259,15 +269,16 @@ def report_success(
     quiet: bool,
     said: set[str],
 ) -> dict[str, Any]:
-    """Print the document's warnings (each once a command) and, unless ``quiet``, its result
-    line; its JSON."""
-    from govrl.documents.html_to_pdf import FONTTOOLS_FALLBACK
-
+    """Print the document's warnings and, unless ``quiet``, its result line; its JSON. The
+    font subsetter's fallback, which each worker process reports once, is said once in
+    ``said``."""
     for url in rendered.refused:
         echo_line(f"warning: refused to fetch {url}", err=True)
     for message in rendered.warnings:
+        from govrl.documents.html_to_pdf import FONTTOOLS_FALLBACK  # only PDFs warn
+
         if message == FONTTOOLS_FALLBACK:
-            if message in said:  # every worker process says it once
+            if message in said:
                 continue
             said.add(message)
         echo_line(f"warning: {message}", err=True)
